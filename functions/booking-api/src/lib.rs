@@ -1,0 +1,65 @@
+//! The booking API: an axum router that is the Lambda handler. Handlers extract the caller and
+//! the input, call one service of the `marketplace` crate and map the result; every error
+//! becomes an RFC 9457 problem in `error`.
+
+mod error;
+mod extract;
+mod routes;
+mod telemetry;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, get, put};
+use http::Method;
+use marketplace::services::Services;
+
+pub use error::ApiError;
+
+/// Request bodies larger than this are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Every route: method, path (axum and OpenAPI share the `{param}` syntax), handler. The router
+/// is built from this table alone, so [`routes`] is exactly what it serves.
+fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
+    vec![
+        (Method::GET, "/v1/me", get(routes::accounts::get_me)),
+        (Method::PUT, "/v1/me", put(routes::accounts::put_me)),
+        (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
+        (
+            Method::PUT,
+            "/v1/experts/me",
+            put(routes::experts::put_profile),
+        ),
+        (
+            Method::PUT,
+            "/v1/experts/me/availability",
+            put(routes::experts::put_availability),
+        ),
+        (
+            Method::GET,
+            "/v1/experts/{id}",
+            get(routes::experts::get_public),
+        ),
+    ]
+}
+
+/// The (method, path) pairs the router serves.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    route_table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
+
+pub fn router(services: Services) -> Router {
+    route_table()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+        .route_layer(axum::middleware::from_fn(telemetry::access_log))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(services)
+}

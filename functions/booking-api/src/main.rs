@@ -1,0 +1,12 @@
+//! The booking API Lambda: wires settings, clients and the router, then serves events.
+
+use marketplace::config::Settings;
+use marketplace::services::Services;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    marketplace::telemetry::init();
+    let settings = Settings::from_env()?;
+    let services = Services::from_settings(&settings).await;
+    lambda_http::run(booking_api::router(services)).await
+}

@@ -1,0 +1,42 @@
+//! `/v1/experts`: profiles and availability settings.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use marketplace::availability::{AvailabilityInput, AvailabilitySettings};
+use marketplace::experts::{ExpertProfile, ProfileInput, PublicExpert};
+use marketplace::services::Services;
+
+use crate::error::ApiError;
+use crate::extract::{Expert, JsonBody};
+
+pub async fn put_profile(
+    State(services): State<Services>,
+    Expert(caller): Expert,
+    JsonBody(input): JsonBody<ProfileInput>,
+) -> Result<Json<ExpertProfile>, ApiError> {
+    Ok(Json(services.experts.save_profile(&caller, input).await?))
+}
+
+pub async fn get_own(
+    State(services): State<Services>,
+    Expert(caller): Expert,
+) -> Result<Json<PublicExpert>, ApiError> {
+    Ok(Json(services.experts.own_profile(&caller).await?))
+}
+
+pub async fn put_availability(
+    State(services): State<Services>,
+    Expert(caller): Expert,
+    JsonBody(input): JsonBody<AvailabilityInput>,
+) -> Result<Json<AvailabilitySettings>, ApiError> {
+    Ok(Json(
+        services.experts.save_availability(&caller, input).await?,
+    ))
+}
+
+pub async fn get_public(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Json<PublicExpert>, ApiError> {
+    Ok(Json(services.experts.public_profile(&id).await?))
+}

@@ -1,0 +1,199 @@
+//! `spawn_app()` and typed request helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Method, Request, StatusCode, header};
+use local_stack::template::Template;
+use local_stack::{bootstrap, dev_jwt, dev_server};
+use marketplace::clock::SystemClock;
+use marketplace::services::Services;
+use marketplace::store::dynamo::DynamoStore;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const SECRET: &str = "api-test-secret";
+
+#[derive(Clone)]
+pub struct TestApp {
+    /// What a client reaches: API Gateway stand-in + Lambda adapter + handler.
+    pub gateway: Router,
+    /// The handler alone, for requests API Gateway would never pass (no authorizer context).
+    pub handler: Router,
+    pub store: DynamoStore,
+}
+
+#[derive(Clone)]
+pub struct User {
+    token: String,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let (client, table) = bootstrap::fresh_table("api")
+        .await
+        .expect("a fresh table on moto (run the tests with `make test`)");
+    let store = DynamoStore::new(client, table);
+    let services = Services::new(store.clone(), Arc::new(SystemClock));
+    let template = Template::load(&local_stack::template_path()).expect("template.yaml");
+    let gateway = dev_server::gateway(&template, &services, SECRET.to_owned())
+        .expect("gateway")
+        .into_router();
+    TestApp {
+        gateway,
+        handler: booking_api::router(services),
+        store,
+    }
+}
+
+impl TestApp {
+    pub fn user(&self, sub: &str, groups: &[&str]) -> User {
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        let email = format!("{sub}@example.com");
+        User {
+            token: dev_jwt::mint(SECRET, sub, Some(&email), &groups, Duration::from_secs(600))
+                .expect("mint"),
+        }
+    }
+
+    pub fn expert(&self, sub: &str) -> User {
+        self.user(sub, &["experts"])
+    }
+
+    pub fn client(&self, sub: &str) -> User {
+        self.user(sub, &["clients"])
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        user: Option<&User>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> TestResponse {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(user) = user {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", user.token));
+        }
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(Body::from(body)).expect("request");
+        read(
+            self.gateway
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("infallible"),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, user: Option<&User>) -> TestResponse {
+        self.send(Method::GET, path, user, None, Vec::new()).await
+    }
+
+    pub async fn put(&self, path: &str, user: Option<&User>, body: &Value) -> TestResponse {
+        self.send(
+            Method::PUT,
+            path,
+            user,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+}
+
+pub async fn read(response: http::Response<Body>) -> TestResponse {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    TestResponse {
+        status,
+        content_type,
+        body,
+    }
+}
+
+impl TestResponse {
+    /// Asserts the status, then returns the body.
+    pub fn ok(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        &self.body
+    }
+
+    /// Asserts an RFC 9457 problem of this status and type; returns the error pointers.
+    pub fn problem(&self, status: StatusCode, slug: &str) -> Vec<String> {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["type"],
+            format!("/problems/{slug}"),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status.as_u16());
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["pointer"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub fn profile_body() -> Value {
+    serde_json::json!({
+        "display_name": "Ada Byron",
+        "bio": "Numerical methods.",
+        "specializations": ["Mathematics", "Machine Learning"],
+        "hourly_rate": {"amount": 18000, "currency": "usd"},
+        "time_zone": "Europe/London"
+    })
+}
+
+pub fn availability_body() -> Value {
+    serde_json::json!({
+        "rules": [
+            {"day": "mon", "start": "09:00", "end": "12:00"},
+            {"day": "mon", "start": "13:00", "end": "17:30"},
+            {"day": "fri", "start": "20:00", "end": "24:00"}
+        ],
+        "buffer_before_minutes": 10,
+        "buffer_after_minutes": 5,
+        "minimum_notice_minutes": 240,
+        "horizon_days": 30,
+        "slot_durations": [60, 30],
+        "blocked": [{"start": "2026-12-24T00:00:00+01:00", "end": "2026-12-27T00:00:00Z"}]
+    })
+}

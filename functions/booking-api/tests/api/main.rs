@@ -1,0 +1,11 @@
+//! API tests: the booking API's router behind the API Gateway stand-in (template routes, JWT
+//! authorizer, lambda_http's adapter), on a fresh table in moto. `make test` starts moto.
+
+mod accounts;
+mod auth;
+mod availability;
+mod helpers;
+mod lambda_events;
+mod openapi;
+mod profiles;
+mod validation;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the README's quick start for real: starts `infra/dev.sh --seed` on free ports, mints a
+# token, creates an expert profile with curl, reads it back, then stops the stack and checks
+# that nothing it started is still listening.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+source infra/emulator.sh
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/local-stack"
+api_port=$(free_port)
+moto_port=$(free_port)
+log=$(mktemp)
+MOTO_PORT=$moto_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
+stack=$!
+stop() { kill -TERM -- "-$stack" 2>/dev/null || true; wait "$stack" 2>/dev/null || true; }
+trap stop EXIT
+fail() { echo "smoke: $*" >&2; echo "--- stack log:" >&2; cat "$log" >&2; exit 1; }
+
+wait_for_http "http://127.0.0.1:$api_port/v1/experts/exp_01JD8Y3V9K2Q4R5S6T7V8W9X0Y" "$stack" "dev server" ||
+  fail "the stack did not come up"
+base="http://127.0.0.1:$api_port"
+token=$("$bin" token --sub smoke-alice --email alice@example.com --group experts)
+
+status=$(curl -s -o /dev/null -w '%{http_code}' "$base/v1/experts/me")
+[ "$status" = 401 ] || fail "GET /v1/experts/me without a token answered $status, not 401"
+
+created=$(curl -sf -X PUT "$base/v1/experts/me" -H "Authorization: Bearer $token" \
+  -H 'Content-Type: application/json' \
+  -d '{"display_name":"Alice","specializations":["Tax"],"hourly_rate":{"amount":12000,"currency":"eur"},"time_zone":"Europe/Berlin"}') ||
+  fail "PUT /v1/experts/me failed"
+id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$created")
+public=$(curl -sf "$base/v1/experts/$id") || fail "GET /v1/experts/$id failed"
+python3 - "$public" <<'PY' || fail "the profile read back differs: $public"
+import json, sys
+p = json.loads(sys.argv[1])
+assert p["display_name"] == "Alice", p
+assert p["hourly_rate"] == {"amount": 12000, "currency": "eur"}, p
+assert p["specializations"] == ["tax"], p
+PY
+grep -q "seeded demo expert" "$log" || fail "--seed seeded no demo experts"
+
+stop
+trap - EXIT
+for port in "$api_port" "$moto_port"; do
+  if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
+    fail "port $port still answers after the stack was stopped"
+  fi
+done
+echo "smoke: 4 passed, 0 failed"

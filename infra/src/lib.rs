@@ -1,0 +1,21 @@
+//! The local stack: everything that stands in for AWS around our functions on a developer's
+//! machine and in CI. Resources come from `template.yaml` (so local and cloud cannot drift),
+//! the dev server plays API Gateway (routes, JWT authorizer) and the Lambda runtime, and the
+//! handlers it calls are the functions' own.
+
+pub mod bootstrap;
+pub mod dev_jwt;
+pub mod dev_server;
+pub mod gateway;
+pub mod lambda;
+pub mod seed;
+pub mod template;
+
+use std::path::PathBuf;
+
+/// The repository's `template.yaml`, found from this crate's manifest directory.
+pub fn template_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("template.yaml")
+}

@@ -1,0 +1,88 @@
+//! Demo data for the local stack: a few experts with profiles and availability, created
+//! through the same services the API uses, so seeded data passes the same validation.
+
+use marketplace::auth::{Caller, Group};
+use marketplace::availability::AvailabilityInput;
+use marketplace::error::ServiceError;
+use marketplace::experts::{ExpertProfile, ProfileInput};
+use marketplace::ids::UserId;
+use marketplace::services::Services;
+use serde_json::json;
+
+/// Creates (or refreshes) the demo experts; returns each user id with its profile.
+pub async fn demo_experts(services: &Services) -> Result<Vec<ExpertProfile>, ServiceError> {
+    let experts = [
+        (
+            "demo-expert-ada",
+            json!({
+                "display_name": "Ada Byron",
+                "bio": "Numerical methods and the engines that run them.",
+                "specializations": ["mathematics", "machine learning"],
+                "hourly_rate": {"amount": 18000, "currency": "usd"},
+                "time_zone": "Europe/London"
+            }),
+            json!({
+                "rules": [
+                    {"day": "mon", "start": "09:00", "end": "12:00"},
+                    {"day": "mon", "start": "14:00", "end": "18:00"},
+                    {"day": "wed", "start": "09:00", "end": "17:00"}
+                ],
+                "buffer_after_minutes": 15,
+                "slot_durations": [30, 60]
+            }),
+        ),
+        (
+            "demo-expert-grace",
+            json!({
+                "display_name": "Grace Hopper",
+                "bio": "Compilers, COBOL, and debugging the real thing.",
+                "specializations": ["compilers", "legacy systems"],
+                "hourly_rate": {"amount": 15000, "currency": "usd"},
+                "time_zone": "America/New_York"
+            }),
+            json!({
+                "rules": [
+                    {"day": "tue", "start": "10:00", "end": "16:00"},
+                    {"day": "thu", "start": "10:00", "end": "16:00"}
+                ],
+                "buffer_before_minutes": 10,
+                "slot_durations": [60]
+            }),
+        ),
+        (
+            "demo-expert-hiro",
+            json!({
+                "display_name": "Hiro Tanaka",
+                "bio": "Tax and accounting for freelancers in Japan.",
+                "specializations": ["tax", "accounting"],
+                "hourly_rate": {"amount": 12000, "currency": "jpy"},
+                "time_zone": "Asia/Tokyo"
+            }),
+            json!({
+                "rules": [
+                    {"day": "sat", "start": "20:00", "end": "24:00"},
+                    {"day": "sun", "start": "00:00", "end": "02:00"}
+                ],
+                "slot_durations": [30, 60, 90]
+            }),
+        ),
+    ];
+    let mut created = Vec::with_capacity(experts.len());
+    for (sub, profile, availability) in experts {
+        let caller = Caller {
+            user_id: UserId::parse(sub).expect("demo subjects are valid"),
+            email: Some(format!("{sub}@example.com")),
+            groups: vec![Group::Experts],
+        };
+        let profile: ProfileInput = serde_json::from_value(profile).expect("demo profile shape");
+        let availability: AvailabilityInput =
+            serde_json::from_value(availability).expect("demo availability shape");
+        let saved = services.experts.save_profile(&caller, profile).await?;
+        services
+            .experts
+            .save_availability(&caller, availability)
+            .await?;
+        created.push(saved);
+    }
+    Ok(created)
+}

@@ -1,0 +1,28 @@
+//! The service layer's error: what a caller did wrong, or that storage failed. The HTTP layer
+//! maps each variant to one problem type, once.
+
+use thiserror::Error;
+
+use crate::store::StoreError;
+use crate::validation::ValidationErrors;
+
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error("the input is invalid: {0}")]
+    Invalid(ValidationErrors),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The action needs an expert profile, and the caller has none yet.
+    #[error("create your expert profile first (PUT /v1/experts/me)")]
+    ProfileRequired,
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationErrors> for ServiceError {
+    fn from(errors: ValidationErrors) -> Self {
+        ServiceError::Invalid(errors)
+    }
+}

@@ -1,0 +1,34 @@
+//! The services a function needs, built once per cold start from the store and the clock.
+
+use std::sync::Arc;
+
+use crate::accounts::AccountService;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, Settings};
+use crate::experts::ExpertService;
+use crate::store::dynamo::DynamoStore;
+
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: AccountService,
+    pub experts: ExpertService,
+}
+
+impl Services {
+    pub fn new(store: DynamoStore, clock: Arc<dyn Clock>) -> Self {
+        Services {
+            accounts: AccountService::new(store.clone(), clock.clone()),
+            experts: ExpertService::new(store, clock),
+        }
+    }
+
+    /// Production wiring: AWS clients from the standard chain, the system clock.
+    pub async fn from_settings(settings: &Settings) -> Self {
+        let sdk = config::aws_sdk_config().await;
+        let store = DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            settings.table_name.clone(),
+        );
+        Services::new(store, Arc::new(SystemClock))
+    }
+}
