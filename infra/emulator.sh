@@ -5,10 +5,17 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-wait_for_http() { # url pid what
+wait_for_http() { # url pid what: waits until url answers, failing early if pid exits
   local url=$1 pid=$2 what=$3
   for _ in $(seq 1 150); do
-    if python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$url" 2>/dev/null; then
+    # Any HTTP answer, error statuses included, means the server is up.
+    if python3 -c "
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=1)
+except urllib.error.HTTPError:
+    pass
+" "$url" 2>/dev/null; then
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
