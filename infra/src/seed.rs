@@ -79,8 +79,8 @@ pub async fn demo_experts(services: &Services) -> Result<Vec<ExpertProfile>, Ser
             serde_json::from_value(availability).expect("demo availability shape");
         let saved = services.experts.save_profile(&caller, profile).await?;
         services
-            .experts
-            .save_availability(&caller, availability)
+            .availability
+            .save_settings(&caller, availability)
             .await?;
         created.push(saved);
     }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::accounts::AccountService;
+use crate::availability::AvailabilityService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::experts::ExpertService;
@@ -11,6 +12,7 @@ use crate::store::dynamo::DynamoStore;
 #[derive(Clone)]
 pub struct Services {
     pub accounts: AccountService,
+    pub availability: AvailabilityService,
     pub experts: ExpertService,
 }
 
@@ -18,6 +20,7 @@ impl Services {
     pub fn new(store: DynamoStore, clock: Arc<dyn Clock>) -> Self {
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
+            availability: AvailabilityService::new(store.clone(), clock.clone()),
             experts: ExpertService::new(store, clock),
         }
     }

@@ -44,6 +44,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Expert {
     }
 }
 
+/// Query parameters of type `T`; an unknown or repeated parameter is a validation error.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(QueryParams)
+            .map_err(|e| ApiError::from(ValidationErrors::single("", e.to_string())))
+    }
+}
+
 /// A JSON body of type `T`. Type errors and unknown fields come back as validation errors
 /// at the member's JSON pointer; broken JSON as `malformed-json`.
 pub struct JsonBody<T>(pub T);

@@ -40,6 +40,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             "/v1/experts/{id}",
             get(routes::experts::get_public),
         ),
+        (
+            Method::GET,
+            "/v1/experts/{id}/slots",
+            get(routes::experts::get_slots),
+        ),
     ]
 }
 

@@ -3,10 +3,16 @@
 
 mod engine;
 pub mod reference;
+mod service;
 mod settings;
+mod slot_query;
 
 pub use engine::{DEFAULT_STEP_MINUTES, Interval, STEPS, SlotRequest, free_slots};
+pub use service::AvailabilityService;
 pub use settings::{
     AvailabilityInput, AvailabilitySettings, BlockedInput, BlockedRange, Day, RuleInput, WallTime,
     WeeklyRule,
+};
+pub use slot_query::{
+    DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, Slot, SlotList, SlotQuery, SlotQueryInput,
 };

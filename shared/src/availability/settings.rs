@@ -165,6 +165,21 @@ fn default_slot_durations() -> Vec<i64> {
     vec![DEFAULT_SLOT_MINUTES]
 }
 
+impl AvailabilitySettings {
+    /// No rules, the default settings otherwise: what an expert who never saved any has.
+    pub fn closed() -> AvailabilitySettings {
+        AvailabilitySettings {
+            rules: Vec::new(),
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 0,
+            minimum_notice_minutes: DEFAULT_NOTICE_MINUTES as u32,
+            horizon_days: DEFAULT_HORIZON_DAYS as u32,
+            slot_durations: vec![DEFAULT_SLOT_MINUTES as u32],
+            blocked: Vec::new(),
+        }
+    }
+}
+
 impl AvailabilityInput {
     pub fn parse(self) -> Result<AvailabilitySettings, ValidationErrors> {
         let mut errors = ValidationErrors::new();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::auth::{Caller, Group};
-use crate::availability::{AvailabilityInput, AvailabilitySettings};
+use crate::availability::AvailabilitySettings;
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::experts::{ExpertProfile, ProfileInput};
@@ -56,24 +56,6 @@ impl ExpertService {
             owner.as_str(),
             "account links no profile although the link write was refused",
         )))
-    }
-
-    pub async fn save_availability(
-        &self,
-        caller: &Caller,
-        input: AvailabilityInput,
-    ) -> Result<AvailabilitySettings, ServiceError> {
-        caller.require(Group::Experts)?;
-        let settings = input.parse()?;
-        let id = self
-            .store
-            .expert_id_of(&caller.user_id)
-            .await?
-            .ok_or(ServiceError::ProfileRequired)?;
-        self.store
-            .save_availability(id, &settings, self.clock.now())
-            .await?;
-        Ok(settings)
     }
 
     /// Anyone may read a profile; an id that is malformed or unknown is simply not found.

@@ -2,12 +2,14 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use marketplace::availability::{AvailabilityInput, AvailabilitySettings};
+use marketplace::availability::{
+    AvailabilityInput, AvailabilitySettings, SlotList, SlotQueryInput,
+};
 use marketplace::experts::{ExpertProfile, ProfileInput, PublicExpert};
 use marketplace::services::Services;
 
 use crate::error::ApiError;
-use crate::extract::{Expert, JsonBody};
+use crate::extract::{Expert, JsonBody, QueryParams};
 
 pub async fn put_profile(
     State(services): State<Services>,
@@ -30,7 +32,7 @@ pub async fn put_availability(
     JsonBody(input): JsonBody<AvailabilityInput>,
 ) -> Result<Json<AvailabilitySettings>, ApiError> {
     Ok(Json(
-        services.experts.save_availability(&caller, input).await?,
+        services.availability.save_settings(&caller, input).await?,
     ))
 }
 
@@ -39,4 +41,12 @@ pub async fn get_public(
     Path(id): Path<String>,
 ) -> Result<Json<PublicExpert>, ApiError> {
     Ok(Json(services.experts.public_profile(&id).await?))
+}
+
+pub async fn get_slots(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<SlotQueryInput>,
+) -> Result<Json<SlotList>, ApiError> {
+    Ok(Json(services.availability.slots(&id, query).await?))
 }

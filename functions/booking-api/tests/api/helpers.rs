@@ -1,8 +1,11 @@
 //! `spawn_app()` and typed request helpers.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::Router;
 use axum::body::Body;
 use http::{Method, Request, StatusCode, header};
@@ -37,9 +40,45 @@ pub struct TestResponse {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let (client, table) = bootstrap::fresh_table("api")
+    spawn_app_counting(RequestCounter::default()).await
+}
+
+/// Counts the HTTP requests the app's DynamoDB client sends (retries included).
+#[derive(Clone, Debug, Default)]
+pub struct RequestCounter(Arc<AtomicUsize>);
+
+impl RequestCounter {
+    pub fn take(&self) -> usize {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
+    let (_, table) = bootstrap::fresh_table("api")
         .await
         .expect("a fresh table on moto (run the tests with `make test`)");
+    let sdk = marketplace::config::aws_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(counter)
+            .build(),
+    );
     let store = DynamoStore::new(client, table);
     let services = Services::new(store.clone(), Arc::new(SystemClock));
     let template = Template::load(&local_stack::template_path()).expect("template.yaml");

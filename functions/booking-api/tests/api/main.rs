@@ -8,4 +8,5 @@ mod helpers;
 mod lambda_events;
 mod openapi;
 mod profiles;
+mod slots;
 mod validation;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::accounts::timestamp;
 use super::{DynamoStore, keys, string};
-use crate::availability::{AvailabilityInput, AvailabilitySettings};
+use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
 use crate::experts::{ExpertProfile, ProfileDraft};
 use crate::ids::{ExpertId, UserId};
 use crate::money::{Currency, Money};
@@ -232,6 +232,77 @@ impl DynamoStore {
             }
         }
         Ok(profile.map(|p| (p, settings)))
+    }
+}
+
+/// Busy time in the expert's partition: a booking or hold (with its buffers) or an imported
+/// calendar event. Holds carry `expires_at` (epoch seconds) and stop counting at that instant,
+/// whatever TTL has or has not deleted yet.
+#[derive(Deserialize)]
+struct BusyRecord {
+    busy_start: DateTime<Utc>,
+    busy_end: DateTime<Utc>,
+    expires_at: Option<i64>,
+}
+
+/// Everything the slot engine needs about one expert.
+pub struct ExpertSchedule {
+    pub profile: ExpertProfile,
+    pub settings: Option<AvailabilitySettings>,
+    pub busy: Vec<Interval>,
+}
+
+impl DynamoStore {
+    /// Profile, settings and the busy intervals ending at or after `busy_from`, in one Query
+    /// on the expert's partition (busy keys sort before `PROFILE` and `SETTINGS`).
+    pub async fn expert_schedule(
+        &self,
+        id: ExpertId,
+        busy_from: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExpertSchedule>, StoreError> {
+        let pk = keys::expert(&id);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk >= :from")
+            .expression_attribute_values(":pk", string(&pk))
+            .expression_attribute_values(":from", string(keys::busy_ending_from(busy_from)))
+            .into_paginator()
+            .items()
+            .send();
+        let mut profile = None;
+        let mut settings = None;
+        let mut busy = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| StoreError::request("Query", e))?;
+            let sk = item
+                .get(keys::SK)
+                .and_then(|sk| sk.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            match sk.as_str() {
+                keys::PROFILE => profile = Some(parse_profile(&pk, item)?),
+                keys::SETTINGS => settings = Some(parse_settings(&pk, item)?),
+                busy_key if busy_key.starts_with(keys::BUSY_PREFIX) => {
+                    let record: BusyRecord = serde_dynamo::from_item(item)
+                        .map_err(|e| StoreError::corrupt(format!("{pk} {busy_key}"), e))?;
+                    if record.expires_at.is_none_or(|at| at > now.timestamp()) {
+                        busy.push(Interval {
+                            start: record.busy_start,
+                            end: record.busy_end,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(profile.map(|profile| ExpertSchedule {
+            profile,
+            settings,
+            busy,
+        }))
     }
 }
 

@@ -4,6 +4,8 @@ mod accounts;
 mod experts;
 pub mod keys;
 
+pub use experts::ExpertSchedule;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
