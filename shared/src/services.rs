@@ -6,7 +6,7 @@ use crate::accounts::AccountService;
 use crate::availability::AvailabilityService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
-use crate::experts::ExpertService;
+use crate::experts::{ExpertService, SearchService};
 use crate::store::dynamo::DynamoStore;
 
 #[derive(Clone)]
@@ -14,13 +14,16 @@ pub struct Services {
     pub accounts: AccountService,
     pub availability: AvailabilityService,
     pub experts: ExpertService,
+    pub search: SearchService,
 }
 
 impl Services {
     pub fn new(store: DynamoStore, clock: Arc<dyn Clock>) -> Self {
+        let availability = AvailabilityService::new(store.clone(), clock.clone());
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
-            availability: AvailabilityService::new(store.clone(), clock.clone()),
+            search: SearchService::new(store.clone(), availability.clone(), clock.clone()),
+            availability,
             experts: ExpertService::new(store, clock),
         }
     }

@@ -116,6 +116,14 @@ impl IntoResponse for ApiError {
                 "Send the body as application/json.".into(),
                 &[],
             ),
+            ApiError::Service(ServiceError::Store(store)) if store.is_contention() => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Changed concurrently",
+                "Another request changed this resource at the same moment; send yours again."
+                    .into(),
+                &[],
+            ),
             ApiError::Service(error @ ServiceError::Store(_)) => {
                 tracing::error!(error = %error_chain(error), "request failed");
                 (

@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 
 use super::slot_query::{Slot, SlotList, SlotQueryInput};
-use super::{AvailabilityInput, AvailabilitySettings, free_slots, settings::MAX_BUFFER_MINUTES};
+use super::{
+    AvailabilityInput, AvailabilitySettings, DEFAULT_STEP_MINUTES, SlotRequest, free_slots,
+    settings::MAX_BUFFER_MINUTES,
+};
 use crate::auth::{Caller, Group};
 use crate::clock::Clock;
 use crate::error::ServiceError;
@@ -39,6 +43,40 @@ impl AvailabilityService {
             .save_availability(id, &settings, self.clock.now())
             .await?;
         Ok(settings)
+    }
+
+    /// The first free slot of the expert's shortest duration in `window`, shown in `zone`.
+    pub async fn next_free_slot(
+        &self,
+        id: ExpertId,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        zone: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Slot>, ServiceError> {
+        let busy_from = window.0 - Duration::minutes(MAX_BUFFER_MINUTES);
+        let Some(schedule) = self.store.expert_schedule(id, busy_from, now).await? else {
+            return Ok(None);
+        };
+        let Some(settings) = schedule.settings else {
+            return Ok(None);
+        };
+        let Some(&duration_minutes) = settings.slot_durations.first() else {
+            return Ok(None);
+        };
+        let request = SlotRequest {
+            from: window.0,
+            to: window.1,
+            duration_minutes,
+            step_minutes: DEFAULT_STEP_MINUTES,
+            now,
+        };
+        let slots = free_slots(
+            schedule.profile.time_zone,
+            &settings,
+            &schedule.busy,
+            &request,
+        );
+        Ok(slots.first().map(|slot| Slot::new(*slot, zone)))
     }
 
     /// The expert's free slots in the window, read with one Query. An expert without

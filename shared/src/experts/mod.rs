@@ -1,7 +1,12 @@
 //! Experts: the public profile (who, what, at which rate, in which zone) and its service.
 
 mod profile;
+mod search;
 mod service;
 
-pub use profile::{ExpertProfile, ProfileDraft, ProfileInput, RateInput};
-pub use service::{ExpertService, PublicExpert};
+pub use profile::{
+    ANY_SPECIALIZATION, ExpertProfile, ProfileDraft, ProfileInput, RateInput,
+    normalize_specialization,
+};
+pub use search::{ExpertSummary, SearchCursor, SearchInput, SearchQuery, SearchResults};
+pub use service::{ExpertService, PublicExpert, SearchService};

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::availability::AvailabilitySettings;
 use crate::ids::{ExpertId, UserId};
 use crate::money::{Currency, Money};
 use crate::validation::{self, ValidationErrors};
@@ -12,6 +13,8 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
 pub const MAX_BIO_CHARS: usize = 5_000;
 pub const MAX_SPECIALIZATIONS: usize = 20;
 pub const MAX_SPECIALIZATION_CHARS: usize = 50;
+/// The search listing of every bookable expert, whatever their specializations.
+pub const ANY_SPECIALIZATION: &str = "*";
 
 /// `PUT /v1/experts/me` as sent. Loose types (`i64`, `String`) so that every problem is reported
 /// by `parse` with its pointer rather than as one opaque deserialisation error.
@@ -56,6 +59,25 @@ pub struct ExpertProfile {
     pub time_zone: Tz,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl ExpertProfile {
+    /// Whether clients can find and book this expert: weekly hours are set (and, once payouts
+    /// exist, payouts are enabled).
+    pub fn is_bookable(&self, settings: Option<&AvailabilitySettings>) -> bool {
+        settings.is_some_and(|s| !s.rules.is_empty())
+    }
+
+    /// The search partitions this expert is listed in: every specialization and `*` (any),
+    /// or none when not bookable.
+    pub fn search_partitions(&self, settings: Option<&AvailabilitySettings>) -> Vec<String> {
+        if !self.is_bookable(settings) {
+            return Vec::new();
+        }
+        std::iter::once(ANY_SPECIALIZATION.to_owned())
+            .chain(self.specializations.iter().cloned())
+            .collect()
+    }
 }
 
 impl ProfileInput {
@@ -116,6 +138,29 @@ impl RateInput {
 /// Specializations are search keys: trimmed, lower-cased, inner whitespace folded, duplicates
 /// dropped, order kept. Letters, digits, spaces and `+ - . & /` are allowed (`c++`, `.net`,
 /// `r&d`); `#` is not, since it separates the parts of our table keys.
+/// One specialization as a search key, or why it cannot be one.
+pub fn normalize_specialization(raw: &str) -> Result<String, String> {
+    let normalized = raw
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    if normalized.is_empty() {
+        Err("must not be empty".into())
+    } else if normalized.chars().count() > MAX_SPECIALIZATION_CHARS {
+        Err(format!(
+            "must be at most {MAX_SPECIALIZATION_CHARS} characters"
+        ))
+    } else if !normalized
+        .chars()
+        .all(|c| c.is_alphanumeric() || " +-.&/".contains(c))
+    {
+        Err("may hold letters, digits, spaces and + - . & / only".into())
+    } else {
+        Ok(normalized)
+    }
+}
+
 fn parse_specializations(errors: &mut ValidationErrors, raw: &[String]) -> Vec<String> {
     if raw.len() > MAX_SPECIALIZATIONS {
         errors.add(
@@ -126,29 +171,10 @@ fn parse_specializations(errors: &mut ValidationErrors, raw: &[String]) -> Vec<S
     }
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for (i, item) in raw.iter().enumerate() {
-        let pointer = format!("/specializations/{i}");
-        let normalized = item
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
-        if normalized.is_empty() {
-            errors.add(pointer, "must not be empty");
-        } else if normalized.chars().count() > MAX_SPECIALIZATION_CHARS {
-            errors.add(
-                pointer,
-                format!("must be at most {MAX_SPECIALIZATION_CHARS} characters"),
-            );
-        } else if !normalized
-            .chars()
-            .all(|c| c.is_alphanumeric() || " +-.&/".contains(c))
-        {
-            errors.add(
-                pointer,
-                "may hold letters, digits, spaces and + - . & / only",
-            );
-        } else if !out.contains(&normalized) {
-            out.push(normalized);
+        match normalize_specialization(item) {
+            Ok(normalized) if !out.contains(&normalized) => out.push(normalized),
+            Ok(_duplicate) => {}
+            Err(detail) => errors.add(format!("/specializations/{i}"), detail),
         }
     }
     out

@@ -5,10 +5,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::auth::{Caller, Group};
-use crate::availability::AvailabilitySettings;
+use chrono_tz::Tz;
+use futures_util::{StreamExt, stream};
+
+use crate::availability::{AvailabilityService, AvailabilitySettings, Slot};
 use crate::clock::Clock;
 use crate::error::ServiceError;
-use crate::experts::{ExpertProfile, ProfileInput};
+use crate::experts::{ExpertProfile, ProfileInput, SearchInput, SearchResults};
 use crate::ids::ExpertId;
 use crate::store::dynamo::DynamoStore;
 
@@ -81,5 +84,100 @@ impl ExpertService {
             .await?
             .ok_or(ServiceError::NotFound("expert profile"))?;
         self.public_profile(&id.to_string()).await
+    }
+}
+
+/// Expert search. With an availability window each candidate's schedule is read (one Query
+/// each, a few at a time) and only experts with a free slot are kept.
+#[derive(Clone)]
+pub struct SearchService {
+    store: DynamoStore,
+    availability: AvailabilityService,
+    clock: Arc<dyn Clock>,
+}
+
+/// Index entries one search request examines at most before it answers with a cursor.
+const MAX_EXAMINED: usize = 200;
+/// Schedules read at once while filtering by availability.
+const SCHEDULE_READS_IN_FLIGHT: usize = 8;
+
+impl SearchService {
+    pub fn new(
+        store: DynamoStore,
+        availability: AvailabilityService,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            availability,
+            clock,
+        }
+    }
+
+    pub async fn search(&self, input: SearchInput) -> Result<SearchResults, ServiceError> {
+        let now = self.clock.now();
+        let query = input.parse(now)?;
+        let mut results = Vec::with_capacity(query.limit);
+        let mut after = query.after.clone();
+        let mut examined = 0;
+        loop {
+            let wanted = query.limit - results.len();
+            let page_size = if query.window.is_some() {
+                wanted * 2
+            } else {
+                wanted
+            };
+            let (entries, more) = self
+                .store
+                .search_page(&query, after.as_ref(), page_size.min(100))
+                .await?;
+            let next_slots: Vec<Option<Slot>> = match query.window {
+                None => vec![None; entries.len()],
+                Some(window) => {
+                    let candidates: Vec<(ExpertId, Tz)> = entries
+                        .iter()
+                        .map(|e| (e.id, query.display_zone.unwrap_or(e.time_zone)))
+                        .collect();
+                    stream::iter(candidates)
+                        .map(|(id, zone)| self.availability.next_free_slot(id, window, zone, now))
+                        .buffered(SCHEDULE_READS_IN_FLIGHT)
+                        .collect::<Vec<_>>()
+                        .await
+                        .into_iter()
+                        .collect::<Result<_, _>>()?
+                }
+            };
+            let count = entries.len();
+            for (index, (mut entry, next_free_slot)) in
+                entries.into_iter().zip(next_slots).enumerate()
+            {
+                examined += 1;
+                after = Some(entry.cursor.clone());
+                if query.window.is_some() && next_free_slot.is_none() {
+                    continue;
+                }
+                entry.next_free_slot = next_free_slot;
+                results.push(entry);
+                if results.len() == query.limit {
+                    let maybe_more = more || index + 1 < count;
+                    return Ok(SearchResults {
+                        results,
+                        next_cursor: after.filter(|_| maybe_more).map(|c| c.encode()),
+                    });
+                }
+            }
+            if !more || count == 0 {
+                return Ok(SearchResults {
+                    results,
+                    next_cursor: None,
+                });
+            }
+            if examined >= MAX_EXAMINED {
+                return Ok(SearchResults {
+                    results,
+                    next_cursor: after.map(|c| c.encode()),
+                });
+            }
+        }
     }
 }

@@ -14,6 +14,9 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// A versioned write lost to concurrent writers on every attempt.
+    #[error("too many concurrent writes to {0}")]
+    Contention(String),
     /// An item that does not parse back into its domain type: a bug or a manual edit, never
     /// the caller's fault.
     #[error("stored item {key} is unreadable: {reason}")]
@@ -21,6 +24,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Another writer kept winning: the caller may simply try again.
+    pub fn is_contention(&self) -> bool {
+        matches!(self, StoreError::Contention(_))
+    }
+
     pub(crate) fn request(operation: &'static str, source: impl Into<BoxError>) -> Self {
         StoreError::Request {
             operation,

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use marketplace::availability::{
     AvailabilityInput, AvailabilitySettings, SlotList, SlotQueryInput,
 };
-use marketplace::experts::{ExpertProfile, ProfileInput, PublicExpert};
+use marketplace::experts::{ExpertProfile, ProfileInput, PublicExpert, SearchInput, SearchResults};
 use marketplace::services::Services;
 
 use crate::error::ApiError;
@@ -49,4 +49,11 @@ pub async fn get_slots(
     QueryParams(query): QueryParams<SlotQueryInput>,
 ) -> Result<Json<SlotList>, ApiError> {
     Ok(Json(services.availability.slots(&id, query).await?))
+}
+
+pub async fn search(
+    State(services): State<Services>,
+    QueryParams(input): QueryParams<SearchInput>,
+) -> Result<Json<SearchResults>, ApiError> {
+    Ok(Json(services.search.search(input).await?))
 }

@@ -8,5 +8,6 @@ mod helpers;
 mod lambda_events;
 mod openapi;
 mod profiles;
+mod search;
 mod slots;
 mod validation;

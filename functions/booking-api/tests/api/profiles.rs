@@ -79,9 +79,17 @@ async fn concurrent_first_saves_create_exactly_one_profile() {
     for save in saves {
         responses.push(save.await.expect("task"));
     }
+    // Each save lands, or (if it lost to the others on every retry) says so with a 409;
+    // never a second profile, never a 500.
     let ids: std::collections::BTreeSet<String> = responses
         .iter()
-        .map(|r| r.ok(StatusCode::OK)["id"].as_str().unwrap().to_owned())
+        .filter_map(|r| match r.status {
+            StatusCode::OK => Some(r.body["id"].as_str().unwrap().to_owned()),
+            _ => {
+                r.problem(StatusCode::CONFLICT, "conflict");
+                None
+            }
+        })
         .collect();
     assert_eq!(
         ids.len(),

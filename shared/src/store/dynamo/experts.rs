@@ -1,17 +1,23 @@
-//! Expert partition items: the profile and the availability settings.
+//! Expert items: the profile and availability settings in the expert's partition, and the
+//! search entries (a partition of their own, indexed by gsi3) derived from both.
+//!
+//! The profile carries a `version`. Every later write to the expert, of the profile or of the
+//! settings, reads both, then bumps the version under a condition on the one it read, in the
+//! same transaction that rewrites the search entries: the index always matches the latest
+//! profile and settings, and concurrent writers retry instead of losing an update.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::timestamp;
 use super::{DynamoStore, keys, string};
 use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
-use crate::experts::{ExpertProfile, ProfileDraft};
+use crate::experts::{ExpertProfile, ExpertSummary, ProfileDraft, SearchCursor, SearchQuery};
 use crate::ids::{ExpertId, UserId};
 use crate::money::{Currency, Money};
 use crate::store::StoreError;
@@ -31,6 +37,11 @@ struct ProfileRecord {
     time_zone: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    #[serde(default)]
+    version: u64,
+    /// How many search entries (`ENTRY#00`...) the last write left.
+    #[serde(default)]
+    search_entries: u32,
 }
 
 impl ProfileRecord {
@@ -49,20 +60,26 @@ impl ProfileRecord {
             time_zone: draft.time_zone.name().to_owned(),
             created_at: now,
             updated_at: now,
+            version: 1,
+            search_entries: 0,
         }
     }
 
     fn into_profile(self) -> Result<ExpertProfile, StoreError> {
+        self.to_profile()
+    }
+
+    fn to_profile(&self) -> Result<ExpertProfile, StoreError> {
         let time_zone = self
             .time_zone
             .parse()
             .map_err(|e| StoreError::corrupt(&self.pk, format!("time_zone: {e}")))?;
         Ok(ExpertProfile {
             id: self.expert_id,
-            owner: self.owner,
-            display_name: self.display_name,
-            bio: self.bio,
-            specializations: self.specializations,
+            owner: self.owner.clone(),
+            display_name: self.display_name.clone(),
+            bio: self.bio.clone(),
+            specializations: self.specializations.clone(),
             hourly_rate: Money::new(self.rate_amount, self.currency),
             time_zone,
             created_at: self.created_at,
@@ -81,7 +98,37 @@ struct SettingsRecord {
     updated_at: DateTime<Utc>,
 }
 
+/// One line of the search index (gsi3): what a result shows, without reading the profile.
+#[derive(Deserialize, Serialize)]
+struct SearchEntryRecord {
+    pk: String,
+    sk: String,
+    gsi3pk: String,
+    gsi3sk: String,
+    entity: String,
+    expert_id: ExpertId,
+    display_name: String,
+    specializations: Vec<String>,
+    rate_amount: i64,
+    currency: Currency,
+    time_zone: String,
+}
+
 type Item = HashMap<String, AttributeValue>;
+
+/// Reads and retries of one versioned write before giving up.
+const WRITE_ATTEMPTS: usize = 8;
+
+fn number(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn sort_key(item: &Item) -> String {
+    item.get(keys::SK)
+        .and_then(|sk| sk.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
 
 impl DynamoStore {
     /// Creates the profile and links it to the user's account in one transaction. `Ok(None)`
@@ -132,8 +179,7 @@ impl DynamoStore {
         }
     }
 
-    /// Replaces the profile's own fields; the owner must match (defence in depth: the id came
-    /// from the owner's account item).
+    /// Replaces the profile's own fields and its search entries.
     pub async fn update_profile(
         &self,
         id: ExpertId,
@@ -141,40 +187,34 @@ impl DynamoStore {
         draft: &ProfileDraft,
         now: DateTime<Utc>,
     ) -> Result<ExpertProfile, StoreError> {
-        let pk = keys::expert(&id);
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, string(&pk))
-            .key(keys::SK, string(keys::PROFILE))
-            .update_expression(
-                "SET display_name = :name, bio = :bio, specializations = :specs, \
-                 rate_amount = :amount, currency = :currency, time_zone = :tz, updated_at = :now",
-            )
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":owner", string(owner.as_str()))
-            .expression_attribute_values(":name", string(&draft.display_name))
-            .expression_attribute_values(":bio", string(&draft.bio))
-            .expression_attribute_values(
-                ":specs",
-                AttributeValue::L(draft.specializations.iter().map(string).collect()),
-            )
-            .expression_attribute_values(
-                ":amount",
-                AttributeValue::N(draft.hourly_rate.amount.to_string()),
-            )
-            .expression_attribute_values(":currency", string(draft.hourly_rate.currency.code()))
-            .expression_attribute_values(":tz", string(draft.time_zone.name()))
-            .expression_attribute_values(":now", string(timestamp(now)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(|e| StoreError::request("UpdateItem", e))?;
-        parse_profile(&pk, output.attributes.unwrap_or_default())
+        for attempt in 0..WRITE_ATTEMPTS {
+            back_off_after_first(attempt).await;
+            let (mut record, settings) = self.expert_for_write(id).await?;
+            // Defence in depth: the id came from the owner's own account item.
+            if &record.owner != owner {
+                return Err(StoreError::corrupt(
+                    &record.pk,
+                    "profile owned by another user",
+                ));
+            }
+            record.display_name = draft.display_name.clone();
+            record.bio = draft.bio.clone();
+            record.specializations = draft.specializations.clone();
+            record.rate_amount = draft.hourly_rate.amount;
+            record.currency = draft.hourly_rate.currency;
+            record.time_zone = draft.time_zone.name().to_owned();
+            record.updated_at = now;
+            if self
+                .write_expert(&mut record, settings.as_ref(), None)
+                .await?
+            {
+                return record.into_profile();
+            }
+        }
+        Err(StoreError::Contention(keys::expert(&id)))
     }
 
+    /// Replaces the availability settings and the search entries that depend on them.
     pub async fn save_availability(
         &self,
         id: ExpertId,
@@ -189,16 +229,182 @@ impl DynamoStore {
             settings: settings.clone().into(),
             updated_at: now,
         };
-        let item: Item =
-            serde_dynamo::to_item(&record).map_err(|e| StoreError::corrupt(&record.pk, e))?;
-        self.client
-            .put_item()
+        for attempt in 0..WRITE_ATTEMPTS {
+            back_off_after_first(attempt).await;
+            let (mut profile, _) = self.expert_for_write(id).await?;
+            if self
+                .write_expert(&mut profile, Some(settings), Some(&record))
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contention(keys::expert(&id)))
+    }
+
+    /// The profile (with its version) and the settings, read consistently.
+    async fn expert_for_write(
+        &self,
+        id: ExpertId,
+    ) -> Result<(ProfileRecord, Option<AvailabilitySettings>), StoreError> {
+        let pk = keys::expert(&id);
+        let output = self
+            .client
+            .query()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+            .expression_attribute_values(":pk", string(&pk))
+            .expression_attribute_values(":first", string(keys::PROFILE))
+            .expression_attribute_values(":last", string(keys::SETTINGS))
+            .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreError::request("PutItem", e))?;
-        Ok(())
+            .map_err(|e| StoreError::request("Query", e))?;
+        let mut profile = None;
+        let mut settings = None;
+        for item in output.items.unwrap_or_default() {
+            match sort_key(&item).as_str() {
+                keys::PROFILE => {
+                    profile = Some(
+                        serde_dynamo::from_item::<_, ProfileRecord>(item)
+                            .map_err(|e| StoreError::corrupt(&pk, e))?,
+                    )
+                }
+                keys::SETTINGS => settings = Some(parse_settings(&pk, item)?),
+                _ => {}
+            }
+        }
+        let profile = profile.ok_or_else(|| StoreError::corrupt(&pk, "no profile item"))?;
+        Ok((profile, settings))
+    }
+
+    /// Writes the profile's fields under its version, the settings if given, and the search
+    /// entries for both. `Ok(false)`: another write won; read again and retry.
+    async fn write_expert(
+        &self,
+        profile: &mut ProfileRecord,
+        settings: Option<&AvailabilitySettings>,
+        new_settings: Option<&SettingsRecord>,
+    ) -> Result<bool, StoreError> {
+        let read_version = profile.version;
+        let old_entries = profile.search_entries;
+        let current = profile.to_profile()?;
+        let partitions = current.search_partitions(settings);
+        profile.version = read_version + 1;
+        profile.search_entries = u32::try_from(partitions.len()).unwrap_or(u32::MAX);
+        let key_of = |sk: &str| {
+            HashMap::from([
+                (keys::PK.to_owned(), string(&profile.pk)),
+                (keys::SK.to_owned(), string(sk)),
+            ])
+        };
+        let build_error = |e| StoreError::request("TransactWriteItems", e);
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_of(keys::PROFILE)))
+                        .update_expression(
+                            "SET display_name = :name, bio = :bio, specializations = :specs, \
+                         rate_amount = :amount, currency = :currency, time_zone = :tz, \
+                         updated_at = :updated, version = :next, search_entries = :entries",
+                        )
+                        .condition_expression("version = :read")
+                        .expression_attribute_values(":name", string(&profile.display_name))
+                        .expression_attribute_values(":bio", string(&profile.bio))
+                        .expression_attribute_values(
+                            ":specs",
+                            AttributeValue::L(profile.specializations.iter().map(string).collect()),
+                        )
+                        .expression_attribute_values(":amount", number(profile.rate_amount))
+                        .expression_attribute_values(":currency", string(profile.currency.code()))
+                        .expression_attribute_values(":tz", string(&profile.time_zone))
+                        .expression_attribute_values(
+                            ":updated",
+                            string(timestamp(profile.updated_at)),
+                        )
+                        .expression_attribute_values(":next", number(profile.version))
+                        .expression_attribute_values(":entries", number(profile.search_entries))
+                        .expression_attribute_values(":read", number(read_version))
+                        .build()
+                        .map_err(build_error)?,
+                )
+                .build(),
+        ];
+        if let Some(record) = new_settings {
+            let item: Item =
+                serde_dynamo::to_item(record).map_err(|e| StoreError::corrupt(&record.pk, e))?;
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+            );
+        }
+        let entries_pk = keys::search_entries(&current.id);
+        for (position, partition) in (0..).zip(&partitions) {
+            let entry = SearchEntryRecord {
+                pk: entries_pk.clone(),
+                sk: keys::search_entry(position),
+                gsi3pk: keys::search_partition(partition),
+                gsi3sk: keys::search_sort_key(
+                    current.hourly_rate.currency.code(),
+                    current.hourly_rate.amount,
+                    &current.id,
+                ),
+                entity: "search_entry".to_owned(),
+                expert_id: current.id,
+                display_name: current.display_name.clone(),
+                specializations: current.specializations.clone(),
+                rate_amount: current.hourly_rate.amount,
+                currency: current.hourly_rate.currency,
+                time_zone: current.time_zone.name().to_owned(),
+            };
+            let item: Item =
+                serde_dynamo::to_item(&entry).map_err(|e| StoreError::corrupt(&entry.pk, e))?;
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+            );
+        }
+        for position in profile.search_entries..old_entries {
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .key(keys::PK, string(&entries_pk))
+                            .key(keys::SK, string(keys::search_entry(position)))
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+            );
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::request("TransactWriteItems", e)),
+        }
     }
 
     /// The profile and the availability settings, in one Query on the expert's partition.
@@ -232,6 +438,83 @@ impl DynamoStore {
             }
         }
         Ok(profile.map(|p| (p, settings)))
+    }
+}
+
+impl DynamoStore {
+    /// One page of the search index: the partition of `query.specialization`, narrowed to a
+    /// currency prefix or rate range on the sort key, starting after `after`. Returns the
+    /// entries and whether more may follow.
+    pub async fn search_page(
+        &self,
+        query: &SearchQuery,
+        after: Option<&SearchCursor>,
+        limit: usize,
+    ) -> Result<(Vec<ExpertSummary>, bool), StoreError> {
+        let partition = keys::search_partition(&query.specialization);
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_SEARCH)
+            .expression_attribute_values(":p", string(&partition))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        request = match (query.currency, query.rates) {
+            (None, _) => request.key_condition_expression("gsi3pk = :p"),
+            (Some(currency), None) => request
+                .key_condition_expression("gsi3pk = :p AND begins_with(gsi3sk, :prefix)")
+                .expression_attribute_values(":prefix", string(format!("{currency}#"))),
+            (Some(currency), Some((min, max))) => {
+                let (low, high) = keys::search_rate_range(currency.code(), min, max);
+                request
+                    .key_condition_expression("gsi3pk = :p AND gsi3sk BETWEEN :low AND :high")
+                    .expression_attribute_values(":low", string(low))
+                    .expression_attribute_values(":high", string(high))
+            }
+        };
+        if let Some(after) = after {
+            request = request
+                .exclusive_start_key(keys::PK, string(keys::search_entries(&after.expert_id)))
+                .exclusive_start_key(keys::SK, string(keys::search_entry(after.position)))
+                .exclusive_start_key(keys::GSI_SEARCH_PK, string(&partition))
+                .exclusive_start_key(keys::GSI_SEARCH_SK, string(&after.sort_key));
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| StoreError::request("Query", e))?;
+        let more = output.last_evaluated_key.is_some();
+        let entries = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let record: SearchEntryRecord = serde_dynamo::from_item(item)
+                    .map_err(|e| StoreError::corrupt(&partition, e))?;
+                let position = record
+                    .sk
+                    .strip_prefix(keys::SEARCH_ENTRY_PREFIX)
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(|| StoreError::corrupt(&record.pk, "bad entry key"))?;
+                Ok(ExpertSummary {
+                    id: record.expert_id,
+                    display_name: record.display_name,
+                    specializations: record.specializations,
+                    hourly_rate: Money::new(record.rate_amount, record.currency),
+                    time_zone: record
+                        .time_zone
+                        .parse()
+                        .map_err(|e| StoreError::corrupt(&record.pk, format!("time_zone: {e}")))?,
+                    next_free_slot: None,
+                    cursor: SearchCursor {
+                        sort_key: record.gsi3sk,
+                        position,
+                        expert_id: record.expert_id,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((entries, more))
     }
 }
 
@@ -321,13 +604,33 @@ fn parse_settings(key: &str, item: Item) -> Result<AvailabilitySettings, StoreEr
         .map_err(|e| StoreError::corrupt(key, e))
 }
 
-/// True when a transaction was cancelled because one of its conditions did not hold.
+/// True when a transaction lost to another writer: one of its conditions did not hold, or
+/// DynamoDB cancelled it for a concurrent transaction on the same items. Either way the
+/// caller reads again and retries.
 fn condition_failed<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
     match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| {
+                matches!(
+                    reason.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
+        }
         _ => false,
     }
+}
+
+/// Nothing before the first attempt; a short random pause before each retry, growing with
+/// the attempt, so that writers that collided spread out.
+async fn back_off_after_first(attempt: usize) {
+    if attempt == 0 {
+        return;
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let ceiling = 20u64 << attempt.min(5);
+    tokio::time::sleep(std::time::Duration::from_millis(random % ceiling)).await;
 }

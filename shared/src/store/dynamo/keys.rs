@@ -7,6 +7,7 @@
 //! | expert profile        | `EXPERT#<exp_id>`  | `PROFILE`  |
 //! | availability settings | `EXPERT#<exp_id>`  | `SETTINGS` |
 //! | busy time             | `EXPERT#<exp_id>`  | `BUSY#<end>#<source>#<ref>` |
+//! | search entry          | `SEARCH#<exp_id>`  | `ENTRY#<nn>` (gsi3: `SPEC#<spec or *>` / `<currency>#<rate>#<exp_id>`) |
 //!
 //! The expert partition is the slot search's one Query: later busy items (bookings, holds,
 //! imported calendar time) get sort keys `BUSY#<end>#...`, which sort before `PROFILE` and
@@ -25,6 +26,10 @@ pub const PROFILE: &str = "PROFILE";
 pub const SETTINGS: &str = "SETTINGS";
 pub const BUSY_PREFIX: &str = "BUSY#";
 
+pub const GSI_SEARCH: &str = "gsi3";
+pub const GSI_SEARCH_PK: &str = "gsi3pk";
+pub const GSI_SEARCH_SK: &str = "gsi3sk";
+
 pub fn user(user: &UserId) -> String {
     format!("USER#{user}")
 }
@@ -37,4 +42,35 @@ pub fn expert(expert: &ExpertId) -> String {
 /// starts with its end instant, fixed width, so the sort order is the time order.
 pub fn busy_ending_from(end: DateTime<Utc>) -> String {
     format!("{BUSY_PREFIX}{}", end.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// The partition of an expert's search entries: apart from `EXPERT#`, so that neither the
+/// profile read nor the slot search reads them.
+pub fn search_entries(expert: &ExpertId) -> String {
+    format!("SEARCH#{expert}")
+}
+
+pub const SEARCH_ENTRY_PREFIX: &str = "ENTRY#";
+
+/// Entries are numbered, so a rewrite can delete the ones it no longer needs without reading.
+pub fn search_entry(position: u32) -> String {
+    format!("{SEARCH_ENTRY_PREFIX}{position:02}")
+}
+
+pub fn search_partition(specialization: &str) -> String {
+    format!("SPEC#{specialization}")
+}
+
+/// Ordered by currency, then rate, then expert; the rate is zero-padded so text order is
+/// numeric order.
+pub fn search_sort_key(currency: &str, rate_minor: i64, expert: &ExpertId) -> String {
+    format!("{currency}#{rate_minor:012}#{expert}")
+}
+
+/// The lowest and highest sort keys of a currency's rates in `[min, max]`.
+pub fn search_rate_range(currency: &str, min: i64, max: i64) -> (String, String) {
+    (
+        format!("{currency}#{min:012}#"),
+        format!("{currency}#{max:012}#~"),
+    )
 }
