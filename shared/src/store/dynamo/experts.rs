@@ -278,6 +278,17 @@ impl DynamoStore {
         Ok((profile, settings))
     }
 
+    /// An unconditional Put of `record` inside a transaction.
+    fn put(&self, key: &str, record: &impl Serialize) -> Result<TransactWriteItem, StoreError> {
+        let item: Item = serde_dynamo::to_item(record).map_err(|e| StoreError::corrupt(key, e))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Writes the profile's fields under its version, the settings if given, and the search
     /// entries for both. `Ok(false)`: another write won; read again and retry.
     async fn write_expert(
@@ -333,19 +344,7 @@ impl DynamoStore {
                 .build(),
         ];
         if let Some(record) = new_settings {
-            let item: Item =
-                serde_dynamo::to_item(record).map_err(|e| StoreError::corrupt(&record.pk, e))?;
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .build()
-                            .map_err(build_error)?,
-                    )
-                    .build(),
-            );
+            items.push(self.put(&record.pk, record)?);
         }
         let entries_pk = keys::search_entries(&current.id);
         for (position, partition) in (0..).zip(&partitions) {
@@ -366,19 +365,7 @@ impl DynamoStore {
                 currency: current.hourly_rate.currency,
                 time_zone: current.time_zone.name().to_owned(),
             };
-            let item: Item =
-                serde_dynamo::to_item(&entry).map_err(|e| StoreError::corrupt(&entry.pk, e))?;
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .build()
-                            .map_err(build_error)?,
-                    )
-                    .build(),
-            );
+            items.push(self.put(&entry.pk, &entry)?);
         }
         for position in profile.search_entries..old_entries {
             items.push(
