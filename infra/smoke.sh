@@ -10,7 +10,7 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/local-stack"
 api_port=$(free_port)
 moto_port=$(free_port)
 log=$(mktemp)
-MOTO_PORT=$moto_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
+STRIPE_PORT=$(free_port) MOTO_PORT=$moto_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
 stack=$!
 stop() { kill -TERM -- "-$stack" 2>/dev/null || true; wait "$stack" 2>/dev/null || true; }
 trap stop EXIT
@@ -38,6 +38,11 @@ assert p["hourly_rate"] == {"amount": 12000, "currency": "eur"}, p
 assert p["specializations"] == ["tax"], p
 PY
 grep -q "seeded demo expert" "$log" || fail "--seed seeded no demo experts"
+# The demo experts went through payouts onboarding on the Stripe test server (webhooks
+# included), so search lists them.
+listed=$(curl -sf "$base/v1/experts") || fail "GET /v1/experts failed"
+count=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["results"]))' <<<"$listed")
+[ "$count" = 3 ] || fail "search lists $count experts, not the 3 seeded ones: $listed"
 
 stop
 trap - EXIT
@@ -46,4 +51,4 @@ for port in "$api_port" "$moto_port"; do
     fail "port $port still answers after the stack was stopped"
   fi
 done
-echo "smoke: 4 passed, 0 failed"
+echo "smoke: 5 passed, 0 failed"

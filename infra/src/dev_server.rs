@@ -1,56 +1,141 @@
-//! The dev server: bootstraps the table from `template.yaml`, optionally seeds demo data, and
-//! serves every HTTP function of the template through the API Gateway stand-in.
+//! The dev server: bootstraps the table from `template.yaml`, starts our Stripe test server
+//! unless a real Stripe test key is set, optionally seeds demo data, and serves every HTTP
+//! function of the template through the API Gateway stand-in.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use marketplace::clock::SystemClock;
+use marketplace::payments::{StripeGateway, StripeSettings};
 use marketplace::services::Services;
 use marketplace::store::dynamo::DynamoStore;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, BoxError};
+use crate::dev_jwt;
 use crate::gateway::Gateway;
+use crate::stripe_server::{StripeServer, StripeServerConfig, WebhookEndpoint};
 use crate::template::Template;
-use crate::{dev_jwt, seed};
 
-/// The template's logical name of the booking API function.
+/// The template's logical names of the HTTP functions.
 pub const BOOKING_API_FUNCTION: &str = "BookingApiFunction";
+pub const STRIPE_WEBHOOK_FUNCTION: &str = "StripeWebhookFunction";
+
+/// The secret key our Stripe test server expects.
+pub const LOCAL_STRIPE_KEY: &str = "sk_test_local";
+
+#[derive(Clone, Debug)]
+pub struct DevServerOptions {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub jwt_secret: String,
+    /// Stripe's test mode when set; otherwise our Stripe test server runs on `stripe_port`.
+    pub stripe: Option<StripeSettings>,
+    pub stripe_port: u16,
+    /// Signs our test server's webhooks; with real Stripe, the endpoint's signing secret.
+    pub webhook_secret: String,
+    pub frontend_url: String,
+}
+
+impl DevServerOptions {
+    /// `make dev`: port from `--port`/`DEV_SERVER_PORT`; Stripe's test mode if
+    /// `STRIPE_SECRET_KEY` is set, else our server on `STRIPE_PORT` (12111).
+    pub fn from_env(port: u16) -> DevServerOptions {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        DevServerOptions {
+            port,
+            jwt_secret: dev_jwt::secret_from_env(),
+            stripe: env("STRIPE_SECRET_KEY").map(|secret_key| StripeSettings {
+                secret_key,
+                api_base: env("STRIPE_API_BASE"),
+            }),
+            stripe_port: env("STRIPE_PORT")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(crate::stripe_server::DEFAULT_PORT),
+            webhook_secret: env("STRIPE_WEBHOOK_SECRET")
+                .unwrap_or_else(|| "whsec_local_dev".to_owned()),
+            frontend_url: env("FRONTEND_URL").unwrap_or_else(|| "http://localhost:5173".to_owned()),
+        }
+    }
+
+    /// Free ports, our Stripe test server, fresh secrets.
+    pub fn for_tests(jwt_secret: &str) -> DevServerOptions {
+        DevServerOptions {
+            port: 0,
+            jwt_secret: jwt_secret.to_owned(),
+            stripe: None,
+            stripe_port: 0,
+            webhook_secret: format!("whsec_{}", ulid::Ulid::new()),
+            frontend_url: "http://localhost:5173".to_owned(),
+        }
+    }
+}
 
 pub struct DevServer {
     pub address: SocketAddr,
     pub services: Services,
+    pub store: DynamoStore,
+    /// Our Stripe test server, when no real key was given.
+    pub stripe: Option<Arc<StripeServer>>,
     listener: TcpListener,
-    gateway: Gateway,
+    router: Router,
 }
 
 impl DevServer {
-    /// Creates the table if needed and binds `127.0.0.1:port` (0 picks a free port).
+    /// Creates the table if needed and binds `127.0.0.1:<port>`.
     pub async fn bind(
         client: aws_sdk_dynamodb::Client,
         table: &str,
-        port: u16,
-        jwt_secret: String,
+        options: DevServerOptions,
     ) -> Result<DevServer, BoxError> {
         let template = Template::load(&crate::template_path())?;
         bootstrap::create_table(&client, table, &template.table()?).await?;
-        let services = Services::new(DynamoStore::new(client, table), Arc::new(SystemClock));
-        let gateway = gateway(&template, &services, jwt_secret)?;
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+        let address = listener.local_addr()?;
+        let (stripe_settings, stripe) = match options.stripe.clone() {
+            Some(settings) => (settings, None),
+            None => {
+                let endpoint = WebhookEndpoint {
+                    url: format!("http://{address}{}", stripe_webhook::PATH),
+                    secrets: vec![options.webhook_secret.clone()],
+                };
+                let server = StripeServer::new(StripeServerConfig {
+                    secret_key: LOCAL_STRIPE_KEY.to_owned(),
+                    platform_endpoint: Some(endpoint.clone()),
+                    connect_endpoint: Some(endpoint),
+                });
+                let stripe_listener = TcpListener::bind(("127.0.0.1", options.stripe_port)).await?;
+                let stripe_address = server.spawn(stripe_listener)?;
+                let settings = StripeSettings {
+                    secret_key: LOCAL_STRIPE_KEY.to_owned(),
+                    api_base: Some(format!("http://{stripe_address}")),
+                };
+                (settings, Some(server))
+            }
+        };
+        let store = DynamoStore::new(client, table);
+        let services = Services::new(
+            store.clone(),
+            StripeGateway::new(&stripe_settings)?,
+            Arc::new(SystemClock),
+            options.frontend_url.clone(),
+        );
+        let router = gateway(&template, &services, &options)?.into_router();
         Ok(DevServer {
-            address: listener.local_addr()?,
+            address,
             services,
+            store,
+            stripe,
             listener,
-            gateway,
+            router,
         })
     }
 
-    pub async fn seed(&self) -> Result<(), BoxError> {
-        for expert in seed::demo_experts(&self.services).await? {
-            tracing::info!(expert_id = %expert.id, name = expert.display_name, "seeded demo expert");
-        }
-        Ok(())
+    /// The API Gateway stand-in, for in-process requests.
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     /// Serves until `shutdown` resolves.
@@ -58,26 +143,31 @@ impl DevServer {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.gateway.into_router())
+        axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
     }
 }
 
 /// The API Gateway stand-in for the template's routes, each served by its function's handler.
-pub fn gateway(
+fn gateway(
     template: &Template,
     services: &Services,
-    jwt_secret: String,
+    options: &DevServerOptions,
 ) -> Result<Gateway, BoxError> {
-    let functions = HashMap::from([(
-        BOOKING_API_FUNCTION.to_owned(),
-        booking_api::router(services.clone()),
-    )]);
-    Ok(Gateway::new(template.api_routes()?, functions, jwt_secret))
-}
-
-/// The dev secret, for callers that mint tokens for this server.
-pub fn jwt_secret() -> String {
-    dev_jwt::secret_from_env()
+    let functions = HashMap::from([
+        (
+            BOOKING_API_FUNCTION.to_owned(),
+            booking_api::router(services.clone()),
+        ),
+        (
+            STRIPE_WEBHOOK_FUNCTION.to_owned(),
+            stripe_webhook::router(services.clone(), vec![options.webhook_secret.clone()])?,
+        ),
+    ]);
+    Ok(Gateway::new(
+        template.api_routes()?,
+        functions,
+        options.jwt_secret.clone(),
+    ))
 }

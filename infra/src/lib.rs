@@ -9,6 +9,7 @@ pub mod dev_server;
 pub mod gateway;
 pub mod lambda;
 pub mod seed;
+pub mod stripe_server;
 pub mod template;
 
 use std::path::PathBuf;

@@ -7,10 +7,18 @@ use marketplace::error::ServiceError;
 use marketplace::experts::{ExpertProfile, ProfileInput};
 use marketplace::ids::UserId;
 use marketplace::services::Services;
+use marketplace::store::dynamo::DynamoStore;
 use serde_json::json;
 
-/// Creates (or refreshes) the demo experts; returns each user id with its profile.
-pub async fn demo_experts(services: &Services) -> Result<Vec<ExpertProfile>, ServiceError> {
+use crate::stripe_server::StripeServer;
+
+/// Creates (or refreshes) the demo experts and starts their payouts onboarding; with our
+/// Stripe test server it also finishes it, so they are bookable.
+pub async fn demo_experts(
+    services: &Services,
+    stripe: Option<&StripeServer>,
+    store: &DynamoStore,
+) -> Result<Vec<ExpertProfile>, ServiceError> {
     let experts = [
         (
             "demo-expert-ada",
@@ -82,7 +90,16 @@ pub async fn demo_experts(services: &Services) -> Result<Vec<ExpertProfile>, Ser
             .availability
             .save_settings(&caller, availability)
             .await?;
+        services.payments.start_onboarding(&caller).await?;
+        if let (Some(stripe), Some(profile)) = (stripe, store.profile(saved.id).await?)
+            && let Some(account) = &profile.stripe_account
+        {
+            stripe.onboard_account(account);
+        }
         created.push(saved);
+    }
+    if let Some(stripe) = stripe {
+        stripe.settle().await;
     }
     Ok(created)
 }

@@ -1,11 +1,22 @@
-//! Settings read once per cold start from the environment into a typed struct.
+//! Settings read once per cold start from the environment into a typed struct. In AWS the
+//! Stripe secrets come from Secrets Manager through the template; there are no defaults for
+//! secrets.
 
 use thiserror::Error;
+
+use crate::payments::StripeSettings;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// The single DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
+    /// `STRIPE_SECRET_KEY`, and `STRIPE_API_BASE` for our Stripe test server.
+    pub stripe: StripeSettings,
+    /// `STRIPE_WEBHOOK_SECRETS`: comma-separated signing secrets (the platform endpoint's, the
+    /// Connect endpoint's, and an old one while rotating). Only the webhook function needs them.
+    pub stripe_webhook_secrets: Vec<String>,
+    /// `FRONTEND_URL`: where Stripe sends experts back after onboarding.
+    pub frontend_url: String,
 }
 
 #[derive(Debug, Error)]
@@ -18,15 +29,31 @@ impl Settings {
     pub fn from_env() -> Result<Settings, ConfigError> {
         Ok(Settings {
             table_name: required("TABLE_NAME")?,
+            stripe: StripeSettings {
+                secret_key: required("STRIPE_SECRET_KEY")?,
+                api_base: optional("STRIPE_API_BASE"),
+            },
+            stripe_webhook_secrets: optional("STRIPE_WEBHOOK_SECRETS")
+                .map(|all| {
+                    all.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            frontend_url: optional("FRONTEND_URL")
+                .unwrap_or_else(|| "http://localhost:5173".to_owned()),
         })
     }
 }
 
+fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError::Missing(name))
+    optional(name).ok_or(ConfigError::Missing(name))
 }
 
 /// The AWS SDK configuration from the standard chain. `AWS_ENDPOINT_URL` points every client

@@ -19,6 +19,8 @@ pub enum ServiceError {
     ProfileRequired,
     #[error("storage failed")]
     Store(#[from] StoreError),
+    #[error("the payment provider failed")]
+    Payment(#[from] crate::payments::PaymentError),
 }
 
 impl From<ValidationErrors> for ServiceError {

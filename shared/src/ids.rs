@@ -67,6 +67,12 @@ prefixed_id!(
     "exp"
 );
 
+prefixed_id!(
+    /// An appointment (`apt_...`), from the moment its time is held.
+    AppointmentId,
+    "apt"
+);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid `{expected}_<ulid>` id")]
 pub struct InvalidId {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod experts;
 pub mod ids;
 pub mod money;
+pub mod payments;
 pub mod services;
 pub mod store;
 pub mod telemetry;

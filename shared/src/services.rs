@@ -1,4 +1,5 @@
-//! The services a function needs, built once per cold start from the store and the clock.
+//! The services a function needs, built once per cold start from the store, the payment
+//! gateway and the clock.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use crate::availability::AvailabilityService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::experts::{ExpertService, SearchService};
+use crate::payments::{PaymentError, PaymentService, StripeGateway};
 use crate::store::dynamo::DynamoStore;
 
 #[derive(Clone)]
@@ -14,27 +16,39 @@ pub struct Services {
     pub accounts: AccountService,
     pub availability: AvailabilityService,
     pub experts: ExpertService,
+    pub payments: PaymentService,
     pub search: SearchService,
 }
 
 impl Services {
-    pub fn new(store: DynamoStore, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: DynamoStore,
+        gateway: StripeGateway,
+        clock: Arc<dyn Clock>,
+        frontend_url: String,
+    ) -> Self {
         let availability = AvailabilityService::new(store.clone(), clock.clone());
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
+            payments: PaymentService::new(store.clone(), gateway, clock.clone(), frontend_url),
             search: SearchService::new(store.clone(), availability.clone(), clock.clone()),
             availability,
             experts: ExpertService::new(store, clock),
         }
     }
 
-    /// Production wiring: AWS clients from the standard chain, the system clock.
-    pub async fn from_settings(settings: &Settings) -> Self {
+    /// Production wiring: AWS clients from the standard chain, Stripe, the system clock.
+    pub async fn from_settings(settings: &Settings) -> Result<Self, PaymentError> {
         let sdk = config::aws_sdk_config().await;
         let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             settings.table_name.clone(),
         );
-        Services::new(store, Arc::new(SystemClock))
+        Ok(Services::new(
+            store,
+            StripeGateway::new(&settings.stripe)?,
+            Arc::new(SystemClock),
+            settings.frontend_url.clone(),
+        ))
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use local_stack::bootstrap;
 use local_stack::dev_jwt;
-use local_stack::dev_server::DevServer;
+use local_stack::dev_server::{DevServer, DevServerOptions};
 use reqwest::{Client, RequestBuilder};
 
 const SECRET: &str = "e2e-secret";
@@ -22,7 +22,7 @@ impl Stack {
         let (client, table) = bootstrap::fresh_table("e2e")
             .await
             .expect("a fresh table on moto (run the tests with `make test`)");
-        let server = DevServer::bind(client, &table, 0, SECRET.to_owned())
+        let server = DevServer::bind(client, &table, DevServerOptions::for_tests(SECRET))
             .await
             .expect("dev server");
         let base_url = format!("http://{}", server.address);

@@ -2,12 +2,11 @@
 //! Each kind has a stable `type`; anything unexpected is logged with its cause chain and
 //! answered as an opaque 500.
 
-use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
+use http::StatusCode;
+use http_problem::error_chain;
 use marketplace::error::ServiceError;
 use marketplace::validation::{FieldError, ValidationErrors};
-use serde::Serialize;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -30,17 +29,6 @@ impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::Service(ServiceError::Invalid(errors))
     }
-}
-
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'static str,
-    status: u16,
-    detail: String,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
 }
 
 impl IntoResponse for ApiError {
@@ -124,6 +112,17 @@ impl IntoResponse for ApiError {
                     .into(),
                 &[],
             ),
+            ApiError::Service(error @ ServiceError::Payment(_)) => {
+                tracing::error!(error = %error_chain(error), "payment provider failed");
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "payment-provider-error",
+                    "The payment provider failed",
+                    "Stripe did not complete the request; nothing was charged. Try again shortly."
+                        .into(),
+                    &[],
+                )
+            }
             ApiError::Service(error @ ServiceError::Store(_)) => {
                 tracing::error!(error = %error_chain(error), "request failed");
                 (
@@ -135,32 +134,8 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let problem = Problem {
-            kind: format!("/problems/{slug}"),
-            title,
-            status: status.as_u16(),
-            detail,
-            errors,
-        };
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            Json(problem),
-        )
-            .into_response()
+        http_problem::problem(status, slug, title, &detail, errors)
     }
-}
-
-/// `error: cause: cause ...`, for one log line per failure.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 pub async fn not_found() -> ApiError {

@@ -9,7 +9,7 @@ mod telemetry;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, get, put};
+use axum::routing::{MethodRouter, get, post, put};
 use http::Method;
 use marketplace::services::Services;
 
@@ -35,6 +35,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             Method::PUT,
             "/v1/experts/me/availability",
             put(routes::experts::put_availability),
+        ),
+        (
+            Method::POST,
+            "/v1/experts/me/payouts",
+            post(routes::experts::start_payouts),
         ),
         (
             Method::GET,

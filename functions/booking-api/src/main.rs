@@ -7,6 +7,6 @@ use marketplace::services::Services;
 async fn main() -> Result<(), lambda_http::Error> {
     marketplace::telemetry::init();
     let settings = Settings::from_env()?;
-    let services = Services::from_settings(&settings).await;
+    let services = Services::from_settings(&settings).await?;
     lambda_http::run(booking_api::router(services)).await
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use local_stack::bootstrap::{self, BoxError};
-use local_stack::dev_jwt;
-use local_stack::dev_server::{self, DevServer};
+use local_stack::dev_server::{DevServer, DevServerOptions};
+use local_stack::{dev_jwt, seed};
 
 const USAGE: &str = "usage: local-stack serve [--port N] [--seed] | seed | bootstrap | \
 token --sub SUB [--email EMAIL] [--group GROUP]... [--hours H]";
@@ -40,32 +40,42 @@ fn token(flags: &[String]) -> Result<(), BoxError> {
 async fn stack(command: &str, flags: &[String]) -> Result<(), BoxError> {
     marketplace::telemetry::init();
     bootstrap::require_local_endpoint()?;
-    let settings = marketplace::config::Settings::from_env()?;
     let sdk = marketplace::config::aws_sdk_config().await;
     let port: u16 = flag(flags, "--port")
         .map(str::to_owned)
         .or_else(|| std::env::var("DEV_SERVER_PORT").ok())
         .unwrap_or_else(|| "3000".into())
         .parse()?;
-    let server = DevServer::bind(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        &settings.table_name,
-        if command == "serve" { port } else { 0 },
-        dev_server::jwt_secret(),
-    )
-    .await?;
+    let mut options = DevServerOptions::from_env(port);
+    if command != "serve" {
+        // A one-off command must not collide with a running stack's ports.
+        (options.port, options.stripe_port) = (0, 0);
+    }
+    let server =
+        DevServer::bind(aws_sdk_dynamodb::Client::new(&sdk), &table_name(), options).await?;
+    let (services, stripe, store) = (
+        server.services.clone(),
+        server.stripe.clone(),
+        server.store.clone(),
+    );
+    tracing::info!(address = %server.address, table = table_name(), "dev server listening");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Serving starts before seeding: the Stripe test server delivers onboarding webhooks to us.
+    let serving = tokio::spawn(server.serve(async {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = stopped => {}
+        }
+    }));
     if command == "seed" || flags.iter().any(|f| f == "--seed") {
-        server.seed().await?;
+        for expert in seed::demo_experts(&services, stripe.as_deref(), &store).await? {
+            tracing::info!(expert_id = %expert.id, name = expert.display_name, "seeded demo expert");
+        }
     }
     if command != "serve" {
-        return Ok(());
+        let _ = stop.send(());
     }
-    tracing::info!(address = %server.address, table = settings.table_name, "dev server listening");
-    server
-        .serve(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    serving.await??;
     Ok(())
 }
 
@@ -78,4 +88,8 @@ fn values<'a>(flags: &'a [String], name: &'a str) -> impl Iterator<Item = &'a st
 
 fn flag<'a>(flags: &'a [String], name: &'a str) -> Option<&'a str> {
     values(flags, name).next()
+}
+
+fn table_name() -> String {
+    std::env::var("TABLE_NAME").unwrap_or_else(|_| "expert-marketplace-local".to_owned())
 }

@@ -57,15 +57,27 @@ pub struct ExpertProfile {
     pub specializations: Vec<String>,
     pub hourly_rate: Money,
     pub time_zone: Tz,
+    /// The expert's Stripe Connect account; never shown to anyone.
+    #[serde(skip)]
+    pub stripe_account: Option<String>,
+    pub payouts: PayoutState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// What Stripe last told us about the expert's connected account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PayoutState {
+    /// The account can take charges: the expert is bookable.
+    pub charges_enabled: bool,
+    pub payouts_enabled: bool,
+}
+
 impl ExpertProfile {
-    /// Whether clients can find and book this expert: weekly hours are set (and, once payouts
-    /// exist, payouts are enabled).
+    /// Whether clients can find and book this expert: payments onboarding finished (charges
+    /// enabled) and weekly hours set.
     pub fn is_bookable(&self, settings: Option<&AvailabilitySettings>) -> bool {
-        settings.is_some_and(|s| !s.rules.is_empty())
+        self.payouts.charges_enabled && settings.is_some_and(|s| !s.rules.is_empty())
     }
 
     /// The search partitions this expert is listed in: every specialization and `*` (any),

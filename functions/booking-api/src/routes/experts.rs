@@ -6,6 +6,7 @@ use marketplace::availability::{
     AvailabilityInput, AvailabilitySettings, SlotList, SlotQueryInput,
 };
 use marketplace::experts::{ExpertProfile, ProfileInput, PublicExpert, SearchInput, SearchResults};
+use marketplace::payments::Onboarding;
 use marketplace::services::Services;
 
 use crate::error::ApiError;
@@ -56,4 +57,11 @@ pub async fn search(
     QueryParams(input): QueryParams<SearchInput>,
 ) -> Result<Json<SearchResults>, ApiError> {
     Ok(Json(services.search.search(input).await?))
+}
+
+pub async fn start_payouts(
+    State(services): State<Services>,
+    Expert(caller): Expert,
+) -> Result<Json<Onboarding>, ApiError> {
+    Ok(Json(services.payments.start_onboarding(&caller).await?))
 }

@@ -9,10 +9,9 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::Router;
 use axum::body::Body;
 use http::{Method, Request, StatusCode, header};
-use local_stack::template::Template;
-use local_stack::{bootstrap, dev_jwt, dev_server};
-use marketplace::clock::SystemClock;
-use marketplace::services::Services;
+use local_stack::dev_server::{DevServer, DevServerOptions};
+use local_stack::stripe_server::StripeServer;
+use local_stack::{bootstrap, dev_jwt};
 use marketplace::store::dynamo::DynamoStore;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -26,6 +25,7 @@ pub struct TestApp {
     /// The handler alone, for requests API Gateway would never pass (no authorizer context).
     pub handler: Router,
     pub store: DynamoStore,
+    pub stripe: Arc<StripeServer>,
 }
 
 #[derive(Clone)]
@@ -70,6 +70,13 @@ impl Intercept for RequestCounter {
 }
 
 pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
+    // Logs of failing tests are shown with their output (`RUST_LOG=info` for all of them).
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
     let (_, table) = bootstrap::fresh_table("api")
         .await
         .expect("a fresh table on moto (run the tests with `make test`)");
@@ -79,17 +86,18 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
             .interceptor(counter)
             .build(),
     );
-    let store = DynamoStore::new(client, table);
-    let services = Services::new(store.clone(), Arc::new(SystemClock));
-    let template = Template::load(&local_stack::template_path()).expect("template.yaml");
-    let gateway = dev_server::gateway(&template, &services, SECRET.to_owned())
-        .expect("gateway")
-        .into_router();
-    TestApp {
-        gateway,
-        handler: booking_api::router(services),
-        store,
-    }
+    let server = DevServer::bind(client, &table, DevServerOptions::for_tests(SECRET))
+        .await
+        .expect("dev server");
+    let app = TestApp {
+        gateway: server.router(),
+        handler: booking_api::router(server.services.clone()),
+        store: server.store.clone(),
+        stripe: server.stripe.clone().expect("our Stripe test server"),
+    };
+    // Served over HTTP too, so that the Stripe test server can deliver its webhooks.
+    tokio::spawn(server.serve(std::future::pending()));
+    app
 }
 
 impl TestApp {
@@ -134,6 +142,37 @@ impl TestApp {
                 .expect("infallible"),
         )
         .await
+    }
+
+    /// Takes the expert through payouts onboarding on the Stripe test server, as Stripe would
+    /// after the expert filled in the form, and waits for the `account.updated` webhook.
+    pub async fn onboard(&self, sub: &str) {
+        let expert = self.expert(sub);
+        self.send(
+            Method::POST,
+            "/v1/experts/me/payouts",
+            Some(&expert),
+            None,
+            Vec::new(),
+        )
+        .await
+        .ok(StatusCode::OK);
+        let id = self
+            .store
+            .expert_id_of(&marketplace::ids::UserId::parse(sub).unwrap())
+            .await
+            .unwrap()
+            .expect("an expert profile");
+        let account = self
+            .store
+            .profile(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stripe_account
+            .unwrap();
+        assert!(self.stripe.onboard_account(&account));
+        self.stripe.settle().await;
     }
 
     pub async fn get(&self, path: &str, user: Option<&User>) -> TestResponse {

@@ -7,6 +7,7 @@ mod availability;
 mod helpers;
 mod lambda_events;
 mod openapi;
+mod payouts;
 mod profiles;
 mod search;
 mod slots;

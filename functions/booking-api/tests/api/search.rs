@@ -30,6 +30,7 @@ async fn expert(
         .unwrap()
         .to_owned();
     set_days(app, sub, days).await;
+    app.onboard(sub).await;
     id
 }
 

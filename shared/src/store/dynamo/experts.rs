@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use super::accounts::timestamp;
 use super::{DynamoStore, keys, string};
 use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
-use crate::experts::{ExpertProfile, ExpertSummary, ProfileDraft, SearchCursor, SearchQuery};
+use crate::experts::{
+    ExpertProfile, ExpertSummary, PayoutState, ProfileDraft, SearchCursor, SearchQuery,
+};
 use crate::ids::{ExpertId, UserId};
 use crate::money::{Currency, Money};
 use crate::store::StoreError;
@@ -37,6 +39,13 @@ struct ProfileRecord {
     time_zone: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    // Absent, not NULL, until linked: the link's condition is `attribute_not_exists`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stripe_account: Option<String>,
+    #[serde(default)]
+    charges_enabled: bool,
+    #[serde(default)]
+    payouts_enabled: bool,
     #[serde(default)]
     version: u64,
     /// How many search entries (`ENTRY#00`...) the last write left.
@@ -60,6 +69,9 @@ impl ProfileRecord {
             time_zone: draft.time_zone.name().to_owned(),
             created_at: now,
             updated_at: now,
+            stripe_account: None,
+            charges_enabled: false,
+            payouts_enabled: false,
             version: 1,
             search_entries: 0,
         }
@@ -82,6 +94,11 @@ impl ProfileRecord {
             specializations: self.specializations.clone(),
             hourly_rate: Money::new(self.rate_amount, self.currency),
             time_zone,
+            stripe_account: self.stripe_account.clone(),
+            payouts: PayoutState {
+                charges_enabled: self.charges_enabled,
+                payouts_enabled: self.payouts_enabled,
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -214,6 +231,83 @@ impl DynamoStore {
         Err(StoreError::Contention(keys::expert(&id)))
     }
 
+    /// Records what Stripe says of the expert's account; bookability and the search entries
+    /// follow it.
+    pub async fn update_payouts(
+        &self,
+        id: ExpertId,
+        payouts: PayoutState,
+        now: DateTime<Utc>,
+    ) -> Result<ExpertProfile, StoreError> {
+        for attempt in 0..WRITE_ATTEMPTS {
+            back_off_after_first(attempt).await;
+            let (mut record, settings) = self.expert_for_write(id).await?;
+            record.charges_enabled = payouts.charges_enabled;
+            record.payouts_enabled = payouts.payouts_enabled;
+            record.updated_at = now;
+            if self
+                .write_expert(&mut record, settings.as_ref(), None)
+                .await?
+            {
+                return record.into_profile();
+            }
+        }
+        Err(StoreError::Contention(keys::expert(&id)))
+    }
+
+    /// Links the expert to their Stripe account, and the account back to the expert (for
+    /// `account.updated`). Linking the same account again is a no-op.
+    pub async fn link_stripe_account(&self, id: ExpertId, account: &str) -> Result<(), StoreError> {
+        let build_error = |e| StoreError::request("TransactWriteItems", e);
+        let link = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::expert(&id)))
+            .key(keys::SK, string(keys::PROFILE))
+            .update_expression("SET stripe_account = :account")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(stripe_account) OR stripe_account = :account)",
+            )
+            .expression_attribute_values(":account", string(account))
+            .build()
+            .map_err(build_error)?;
+        let back = Put::builder()
+            .table_name(&self.table)
+            .item(keys::PK, string(keys::stripe_account(account)))
+            .item(keys::SK, string(keys::STRIPE_ACCOUNT))
+            .item("expert_id", string(id.to_string()))
+            .build()
+            .map_err(build_error)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(link).build())
+            .transact_items(TransactWriteItem::builder().put(back).build())
+            .send()
+            .await
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        Ok(())
+    }
+
+    pub async fn expert_of_account(&self, account: &str) -> Result<Option<ExpertId>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::stripe_account(account)))
+            .key(keys::SK, string(keys::STRIPE_ACCOUNT))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(output
+            .item
+            .and_then(|item| item.get("expert_id").and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|id| id.parse().ok()))
+    }
+
+    /// The expert's profile alone (one consistent Query on the partition).
+    pub async fn profile(&self, id: ExpertId) -> Result<Option<ExpertProfile>, StoreError> {
+        Ok(self.expert(id).await?.map(|(profile, _)| profile))
+    }
+
     /// Replaces the availability settings and the search entries that depend on them.
     pub async fn save_availability(
         &self,
@@ -319,6 +413,7 @@ impl DynamoStore {
                         .update_expression(
                             "SET display_name = :name, bio = :bio, specializations = :specs, \
                          rate_amount = :amount, currency = :currency, time_zone = :tz, \
+                         charges_enabled = :charges, payouts_enabled = :payouts, \
                          updated_at = :updated, version = :next, search_entries = :entries",
                         )
                         .condition_expression("version = :read")
@@ -331,6 +426,14 @@ impl DynamoStore {
                         .expression_attribute_values(":amount", number(profile.rate_amount))
                         .expression_attribute_values(":currency", string(profile.currency.code()))
                         .expression_attribute_values(":tz", string(&profile.time_zone))
+                        .expression_attribute_values(
+                            ":charges",
+                            AttributeValue::Bool(profile.charges_enabled),
+                        )
+                        .expression_attribute_values(
+                            ":payouts",
+                            AttributeValue::Bool(profile.payouts_enabled),
+                        )
                         .expression_attribute_values(
                             ":updated",
                             string(timestamp(profile.updated_at)),

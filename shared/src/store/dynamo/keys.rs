@@ -7,6 +7,8 @@
 //! | expert profile        | `EXPERT#<exp_id>`  | `PROFILE`  |
 //! | availability settings | `EXPERT#<exp_id>`  | `SETTINGS` |
 //! | busy time             | `EXPERT#<exp_id>`  | `BUSY#<end>#<source>#<ref>` |
+//! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
+//! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
 //! | search entry          | `SEARCH#<exp_id>`  | `ENTRY#<nn>` (gsi3: `SPEC#<spec or *>` / `<currency>#<rate>#<exp_id>`) |
 //!
 //! The expert partition is the slot search's one Query: later busy items (bookings, holds,
@@ -25,6 +27,8 @@ pub const ACCOUNT: &str = "ACCOUNT";
 pub const PROFILE: &str = "PROFILE";
 pub const SETTINGS: &str = "SETTINGS";
 pub const BUSY_PREFIX: &str = "BUSY#";
+pub const STRIPE_ACCOUNT: &str = "EXPERT";
+pub const STRIPE_EVENT: &str = "EVENT";
 
 pub const GSI_SEARCH: &str = "gsi3";
 pub const GSI_SEARCH_PK: &str = "gsi3pk";
@@ -73,4 +77,12 @@ pub fn search_rate_range(currency: &str, min: i64, max: i64) -> (String, String)
         format!("{currency}#{min:012}#"),
         format!("{currency}#{max:012}#~"),
     )
+}
+
+pub fn stripe_account(account: &str) -> String {
+    format!("STRIPE_ACCOUNT#{account}")
+}
+
+pub fn stripe_event(event: &str) -> String {
+    format!("STRIPE_EVENT#{event}")
 }

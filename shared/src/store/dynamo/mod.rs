@@ -1,6 +1,7 @@
 //! The DynamoDB adapter: records (the stored shapes), keys, and the requests of each entity.
 
 mod accounts;
+mod events;
 mod experts;
 pub mod keys;
 

@@ -1,0 +1,212 @@
+//! The appointment: the request as a client sends it, the record it becomes, and the states it
+//! moves through. Transitions are pure; the store applies each one conditionally on the state
+//! it was computed from.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::pricing::Price;
+use crate::availability::{AvailabilitySettings, Interval};
+use crate::ids::{AppointmentId, ExpertId, UserId};
+use crate::validation::{self, ValidationErrors};
+
+/// How long an unpaid booking holds its time.
+pub const HOLD_MINUTES: i64 = 15;
+pub const MAX_NOTES_CHARS: usize = 2_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    /// Time held, payment not yet authorised; lapses at `hold_expires_at`.
+    PendingPayment,
+    /// Payment authorised (seen in a verified webhook): the session will happen.
+    Confirmed,
+    /// The hold lapsed unpaid; the time is free again.
+    Expired,
+    Cancelled,
+    Completed,
+}
+
+impl AppointmentStatus {
+    /// Whether the appointment still owns its time.
+    pub fn holds_time(self) -> bool {
+        matches!(self, AppointmentStatus::PendingPayment | AppointmentStatus::Confirmed)
+    }
+}
+
+/// `POST /v1/appointments` as sent.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingInput {
+    pub expert_id: String,
+    pub start: String,
+    pub duration_minutes: i64,
+    #[serde(default)]
+    pub notes: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BookingRequest {
+    pub expert_id: ExpertId,
+    pub start: DateTime<Utc>,
+    pub duration_minutes: u32,
+    pub notes: String,
+}
+
+impl BookingInput {
+    pub fn parse(&self) -> Result<BookingRequest, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let expert_id = self.expert_id.parse().unwrap_or_else(|_| {
+            errors.add("/expert_id", "is not an expert id (exp_...)");
+            ExpertId::default()
+        });
+        let start = DateTime::parse_from_rfc3339(&self.start)
+            .map(|t| t.to_utc())
+            .unwrap_or_else(|_| {
+                errors.add("/start", "must be an RFC 3339 instant such as 2026-12-01T09:00:00Z");
+                DateTime::UNIX_EPOCH
+            });
+        validation::in_range(&mut errors, "/duration_minutes", self.duration_minutes, 1, 24 * 60);
+        let notes = validation::text(&mut errors, "/notes", &self.notes, false, MAX_NOTES_CHARS);
+        errors.finish(BookingRequest {
+            expert_id,
+            start,
+            duration_minutes: u32::try_from(self.duration_minutes).unwrap_or_default(),
+            notes,
+        })
+    }
+}
+
+impl BookingRequest {
+    pub fn end(&self) -> DateTime<Utc> {
+        self.start + Duration::minutes(self.duration_minutes.into())
+    }
+
+    /// The time the booking takes from the expert: the session plus both buffers.
+    pub fn occupancy(&self, settings: &AvailabilitySettings) -> Interval {
+        Interval {
+            start: self.start - Duration::minutes(settings.buffer_before_minutes.into()),
+            end: self.end() + Duration::minutes(settings.buffer_after_minutes.into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Appointment {
+    pub id: AppointmentId,
+    pub expert_id: ExpertId,
+    #[serde(skip)]
+    pub client: UserId,
+    pub status: AppointmentStatus,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub duration_minutes: u32,
+    #[serde(skip)]
+    pub occupancy: Interval,
+    pub notes: String,
+    #[serde(flatten)]
+    pub price: Price,
+    pub hold_expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Appointment {
+    pub fn hold(
+        request: &BookingRequest,
+        client: UserId,
+        occupancy: Interval,
+        price: Price,
+        now: DateTime<Utc>,
+    ) -> Appointment {
+        Appointment {
+            id: AppointmentId::new(),
+            expert_id: request.expert_id,
+            client,
+            status: AppointmentStatus::PendingPayment,
+            start: request.start,
+            end: request.end(),
+            duration_minutes: request.duration_minutes,
+            occupancy,
+            notes: request.notes.clone(),
+            price,
+            hold_expires_at: now + Duration::minutes(HOLD_MINUTES),
+            created_at: now,
+        }
+    }
+}
+
+/// One appointment's claim on an expert's time, as kept in the per-day schedule items.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub appointment_id: AppointmentId,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Set while the appointment is an unpaid hold: the claim lapses at that instant.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Claim {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+
+    pub fn overlaps(&self, other: &Interval) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> BookingInput {
+        BookingInput {
+            expert_id: ExpertId::new().to_string(),
+            start: "2026-12-07T09:00:00+01:00".into(),
+            duration_minutes: 60,
+            notes: "  About my tax return.  ".into(),
+        }
+    }
+
+    #[test]
+    fn a_booking_request_parses_to_utc_with_trimmed_notes() {
+        let request = input().parse().unwrap();
+        assert_eq!(request.start.to_rfc3339(), "2026-12-07T08:00:00+00:00");
+        assert_eq!(request.notes, "About my tax return.");
+        assert_eq!(request.end() - request.start, Duration::hours(1));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        type Case = (&'static str, fn(&mut BookingInput), &'static str);
+        let cases: &[Case] = &[
+            ("bad expert", |i| i.expert_id = "bob".into(), "/expert_id"),
+            ("bad start", |i| i.start = "monday".into(), "/start"),
+            ("zero duration", |i| i.duration_minutes = 0, "/duration_minutes"),
+            ("long notes", |i| i.notes = "x".repeat(2_001), "/notes"),
+        ];
+        for (name, mutate, pointer) in cases {
+            let mut bad = input();
+            mutate(&mut bad);
+            let errors = bad.parse().expect_err(name);
+            assert_eq!(errors.errors()[0].pointer, *pointer, "{name}");
+        }
+    }
+
+    #[test]
+    fn claims_lapse_at_their_expiry_and_overlap_half_open() {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let claim = Claim {
+            appointment_id: AppointmentId::new(),
+            start: at("2026-12-07T09:00:00Z"),
+            end: at("2026-12-07T10:00:00Z"),
+            expires_at: Some(at("2026-12-01T12:00:00Z")),
+        };
+        assert!(claim.is_live(at("2026-12-01T11:59:59Z")));
+        assert!(!claim.is_live(at("2026-12-01T12:00:00Z")));
+        let touching = Interval { start: at("2026-12-07T10:00:00Z"), end: at("2026-12-07T11:00:00Z") };
+        let overlapping = Interval { start: at("2026-12-07T09:59:00Z"), end: at("2026-12-07T11:00:00Z") };
+        assert!(!claim.overlaps(&touching));
+        assert!(claim.overlaps(&overlapping));
+    }
+}
