@@ -79,6 +79,8 @@ pub struct DevServer {
     pub store: DynamoStore,
     /// Our Stripe test server, when no real key was given.
     pub stripe: Option<Arc<StripeServer>>,
+    /// Where the Stripe API is (ours or Stripe's).
+    pub stripe_url: String,
     listener: TcpListener,
     router: Router,
 }
@@ -115,6 +117,10 @@ impl DevServer {
                 (settings, Some(server))
             }
         };
+        let stripe_url = stripe_settings
+            .api_base
+            .clone()
+            .unwrap_or_else(|| "https://api.stripe.com".to_owned());
         let store = DynamoStore::new(client, table);
         let services = Services::new(
             store.clone(),
@@ -128,6 +134,7 @@ impl DevServer {
             services,
             store,
             stripe,
+            stripe_url,
             listener,
             router,
         })

@@ -17,6 +17,15 @@ pub enum ServiceError {
     /// The action needs an expert profile, and the caller has none yet.
     #[error("create your expert profile first (PUT /v1/experts/me)")]
     ProfileRequired,
+    /// The expert cannot take bookings: no weekly hours or payouts not enabled.
+    #[error("this expert is not taking bookings")]
+    NotBookable,
+    /// The slot is not (or no longer) free.
+    #[error("this slot is not available")]
+    SlotUnavailable,
+    /// An Idempotency-Key sent again with a different request.
+    #[error("this Idempotency-Key was used for a different booking")]
+    IdempotencyKeyReused,
     #[error("storage failed")]
     Store(#[from] StoreError),
     #[error("the payment provider failed")]

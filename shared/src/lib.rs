@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod availability;
+pub mod booking;
 pub mod clock;
 pub mod config;
 pub mod error;

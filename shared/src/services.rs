@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::accounts::AccountService;
 use crate::availability::AvailabilityService;
+use crate::booking::BookingService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::experts::{ExpertService, SearchService};
@@ -15,6 +16,7 @@ use crate::store::dynamo::DynamoStore;
 pub struct Services {
     pub accounts: AccountService,
     pub availability: AvailabilityService,
+    pub bookings: BookingService,
     pub experts: ExpertService,
     pub payments: PaymentService,
     pub search: SearchService,
@@ -28,9 +30,17 @@ impl Services {
         frontend_url: String,
     ) -> Self {
         let availability = AvailabilityService::new(store.clone(), clock.clone());
+        let bookings = BookingService::new(store.clone(), gateway.clone(), clock.clone());
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
-            payments: PaymentService::new(store.clone(), gateway, clock.clone(), frontend_url),
+            payments: PaymentService::new(
+                store.clone(),
+                gateway,
+                bookings.clone(),
+                clock.clone(),
+                frontend_url,
+            ),
+            bookings,
             search: SearchService::new(store.clone(), availability.clone(), clock.clone()),
             availability,
             experts: ExpertService::new(store, clock),

@@ -90,6 +90,29 @@ impl IntoResponse for ApiError {
                 error.to_string(),
                 &[],
             ),
+            ApiError::Service(error @ ServiceError::NotBookable) => (
+                StatusCode::CONFLICT,
+                "expert-not-bookable",
+                "Not taking bookings",
+                error.to_string(),
+                &[],
+            ),
+            ApiError::Service(error @ ServiceError::SlotUnavailable) => (
+                StatusCode::CONFLICT,
+                "slot-unavailable",
+                "Slot unavailable",
+                format!(
+                    "{error}: it is taken, outside the expert's hours, or too soon; pick another from GET /v1/experts/{{id}}/slots."
+                ),
+                &[],
+            ),
+            ApiError::Service(error @ ServiceError::IdempotencyKeyReused) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                error.to_string(),
+                &[],
+            ),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",

@@ -31,18 +31,35 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
-/// A signed-in member of the `experts` group; others get 403 before their body is read.
-pub struct Expert(pub Caller);
+/// Declares an extractor for a signed-in member of one group; others get 403 before their
+/// body is read.
+macro_rules! group_member {
+    ($(#[$doc:meta])* $name:ident, $group:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub Caller);
 
-impl<S: Send + Sync> FromRequestParts<S> for Expert {
-    type Rejection = ApiError;
+        impl<S: Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let SignedIn(caller) = SignedIn::from_request_parts(parts, state).await?;
-        caller.require(Group::Experts)?;
-        Ok(Expert(caller))
-    }
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                let SignedIn(caller) = SignedIn::from_request_parts(parts, state).await?;
+                caller.require($group)?;
+                Ok($name(caller))
+            }
+        }
+    };
 }
+
+group_member!(
+    /// A signed-in member of the `experts` group.
+    Expert,
+    Group::Experts
+);
+group_member!(
+    /// A signed-in member of the `clients` group.
+    Client,
+    Group::Clients
+);
 
 /// Query parameters of type `T`; an unknown or repeated parameter is a validation error.
 pub struct QueryParams<T>(pub T);

@@ -24,6 +24,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
     vec![
         (Method::GET, "/v1/me", get(routes::accounts::get_me)),
         (Method::PUT, "/v1/me", put(routes::accounts::put_me)),
+        (
+            Method::POST,
+            "/v1/appointments",
+            post(routes::appointments::book),
+        ),
         (Method::GET, "/v1/experts", get(routes::experts::search)),
         (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
         (

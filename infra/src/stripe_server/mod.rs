@@ -106,6 +106,16 @@ impl StripeServer {
             .unwrap_or_default()
     }
 
+    /// Sends an event again, to the endpoint it belongs to (as Stripe's retries do).
+    pub fn redeliver(&self, event: Value) {
+        let endpoint = if event.get("account").is_some_and(|a| !a.is_null()) {
+            &self.config.connect_endpoint
+        } else {
+            &self.config.platform_endpoint
+        };
+        self.deliveries.send(endpoint.clone(), event);
+    }
+
     /// Every event raised so far, delivered or not.
     pub fn events(&self) -> Vec<Value> {
         self.deliveries.sent()

@@ -2,7 +2,7 @@
 //! moves through. Transitions are pure; the store applies each one conditionally on the state
 //! it was computed from.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::pricing::Price;
@@ -30,7 +30,10 @@ pub enum AppointmentStatus {
 impl AppointmentStatus {
     /// Whether the appointment still owns its time.
     pub fn holds_time(self) -> bool {
-        matches!(self, AppointmentStatus::PendingPayment | AppointmentStatus::Confirmed)
+        matches!(
+            self,
+            AppointmentStatus::PendingPayment | AppointmentStatus::Confirmed
+        )
     }
 }
 
@@ -63,10 +66,19 @@ impl BookingInput {
         let start = DateTime::parse_from_rfc3339(&self.start)
             .map(|t| t.to_utc())
             .unwrap_or_else(|_| {
-                errors.add("/start", "must be an RFC 3339 instant such as 2026-12-01T09:00:00Z");
+                errors.add(
+                    "/start",
+                    "must be an RFC 3339 instant such as 2026-12-01T09:00:00Z",
+                );
                 DateTime::UNIX_EPOCH
             });
-        validation::in_range(&mut errors, "/duration_minutes", self.duration_minutes, 1, 24 * 60);
+        validation::in_range(
+            &mut errors,
+            "/duration_minutes",
+            self.duration_minutes,
+            1,
+            24 * 60,
+        );
         let notes = validation::text(&mut errors, "/notes", &self.notes, false, MAX_NOTES_CHARS);
         errors.finish(BookingRequest {
             expert_id,
@@ -107,10 +119,24 @@ pub struct Appointment {
     #[serde(flatten)]
     pub price: Price,
     pub hold_expires_at: DateTime<Utc>,
+    /// The Stripe PaymentIntent, once a webhook has named it.
+    #[serde(skip)]
+    pub payment_intent: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 impl Appointment {
+    /// This appointment's claim: a hold until paid, then permanent.
+    pub fn claim(&self) -> Claim {
+        Claim {
+            appointment_id: self.id,
+            start: self.occupancy.start,
+            end: self.occupancy.end,
+            expires_at: (self.status == AppointmentStatus::PendingPayment)
+                .then_some(self.hold_expires_at),
+        }
+    }
+
     pub fn hold(
         request: &BookingRequest,
         client: UserId,
@@ -130,19 +156,78 @@ impl Appointment {
             notes: request.notes.clone(),
             price,
             hold_expires_at: now + Duration::minutes(HOLD_MINUTES),
+            payment_intent: None,
             created_at: now,
         }
     }
 }
 
-/// One appointment's claim on an expert's time, as kept in the per-day schedule items.
+/// One appointment's claim on an expert's time (its occupancy, buffers included), as kept in
+/// the per-day claim lists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     pub appointment_id: AppointmentId,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     /// Set while the appointment is an unpaid hold: the claim lapses at that instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The claims on one UTC day of one expert, with the version they were read at. Every
+/// booking rewrites the lists of the days its occupancy touches under a condition on these
+/// versions, so two overlapping bookings always meet on at least one list and one of them
+/// fails: no double booking, whatever the concurrency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimDay {
+    pub date: NaiveDate,
+    pub version: u64,
+    pub claims: Vec<Claim>,
+}
+
+impl ClaimDay {
+    pub fn empty(date: NaiveDate) -> ClaimDay {
+        ClaimDay {
+            date,
+            version: 0,
+            claims: Vec::new(),
+        }
+    }
+
+    /// Whether a live claim of another appointment overlaps `occupancy`.
+    pub fn clashes(&self, occupancy: &Interval, own: AppointmentId, now: DateTime<Utc>) -> bool {
+        self.claims
+            .iter()
+            .any(|c| c.appointment_id != own && c.is_live(now) && c.overlaps(occupancy))
+    }
+
+    /// The list with lapsed holds dropped and `own` replaced by `claim` (or removed, for None).
+    pub fn with(&self, own: AppointmentId, claim: Option<Claim>, now: DateTime<Utc>) -> ClaimDay {
+        let mut claims: Vec<Claim> = self
+            .claims
+            .iter()
+            .filter(|c| c.appointment_id != own && c.is_live(now))
+            .cloned()
+            .collect();
+        claims.extend(claim);
+        claims.sort_by_key(|c| c.start);
+        ClaimDay {
+            date: self.date,
+            version: self.version,
+            claims,
+        }
+    }
+}
+
+/// The UTC dates an interval touches (its end is exclusive).
+pub fn days_touched(interval: &Interval) -> Vec<NaiveDate> {
+    let last = (interval.end - Duration::seconds(1)).date_naive();
+    interval
+        .start
+        .date_naive()
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .collect()
 }
 
 impl Claim {
@@ -182,7 +267,11 @@ mod tests {
         let cases: &[Case] = &[
             ("bad expert", |i| i.expert_id = "bob".into(), "/expert_id"),
             ("bad start", |i| i.start = "monday".into(), "/start"),
-            ("zero duration", |i| i.duration_minutes = 0, "/duration_minutes"),
+            (
+                "zero duration",
+                |i| i.duration_minutes = 0,
+                "/duration_minutes",
+            ),
             ("long notes", |i| i.notes = "x".repeat(2_001), "/notes"),
         ];
         for (name, mutate, pointer) in cases {
@@ -191,6 +280,32 @@ mod tests {
             let errors = bad.parse().expect_err(name);
             assert_eq!(errors.errors()[0].pointer, *pointer, "{name}");
         }
+    }
+
+    #[test]
+    fn an_occupancy_across_midnight_touches_both_days() {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let days = |a: &str, b: &str| {
+            days_touched(&Interval {
+                start: at(a),
+                end: at(b),
+            })
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            days("2026-12-07T23:00:00Z", "2026-12-08T00:30:00Z"),
+            ["2026-12-07", "2026-12-08"]
+        );
+        assert_eq!(
+            days("2026-12-07T23:00:00Z", "2026-12-08T00:00:00Z"),
+            ["2026-12-07"]
+        );
+        assert_eq!(
+            days("2026-12-07T09:00:00Z", "2026-12-07T10:00:00Z"),
+            ["2026-12-07"]
+        );
     }
 
     #[test]
@@ -204,8 +319,14 @@ mod tests {
         };
         assert!(claim.is_live(at("2026-12-01T11:59:59Z")));
         assert!(!claim.is_live(at("2026-12-01T12:00:00Z")));
-        let touching = Interval { start: at("2026-12-07T10:00:00Z"), end: at("2026-12-07T11:00:00Z") };
-        let overlapping = Interval { start: at("2026-12-07T09:59:00Z"), end: at("2026-12-07T11:00:00Z") };
+        let touching = Interval {
+            start: at("2026-12-07T10:00:00Z"),
+            end: at("2026-12-07T11:00:00Z"),
+        };
+        let overlapping = Interval {
+            start: at("2026-12-07T09:59:00Z"),
+            end: at("2026-12-07T11:00:00Z"),
+        };
         assert!(!claim.overlaps(&touching));
         assert!(claim.overlaps(&overlapping));
     }

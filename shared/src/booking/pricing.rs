@@ -76,7 +76,10 @@ mod tests {
             let price = price(rate, minutes).unwrap();
             assert_eq!(price.total.amount, total, "{rate:?} x {minutes}");
             assert_eq!(price.platform_fee.amount, fee, "{rate:?} x {minutes}");
-            assert_eq!(price.total.amount, price.platform_fee.amount + price.expert_earnings.amount);
+            assert_eq!(
+                price.total.amount,
+                price.platform_fee.amount + price.expert_earnings.amount
+            );
             assert_eq!(price.total.currency, rate.currency);
         }
     }
@@ -85,7 +88,11 @@ mod tests {
     fn a_price_below_stripes_minimum_is_refused() {
         assert!(matches!(
             price(Money::new(100, Currency::Usd), 15),
-            Err(PricingError::BelowMinimumCharge { total: 25, minimum: 50, .. })
+            Err(PricingError::BelowMinimumCharge {
+                total: 25,
+                minimum: 50,
+                ..
+            })
         ));
         assert!(price(Money::new(200, Currency::Usd), 15).is_ok());
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::StripeGateway;
 use super::webhook::{PaymentEvent, VerifiedEvent};
 use crate::auth::{Caller, Group};
+use crate::booking::BookingService;
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::experts::PayoutState;
@@ -23,6 +24,7 @@ pub struct Onboarding {
 pub struct PaymentService {
     store: DynamoStore,
     gateway: StripeGateway,
+    bookings: BookingService,
     clock: Arc<dyn Clock>,
     frontend_url: String,
 }
@@ -31,12 +33,14 @@ impl PaymentService {
     pub fn new(
         store: DynamoStore,
         gateway: StripeGateway,
+        bookings: BookingService,
         clock: Arc<dyn Clock>,
         frontend_url: String,
     ) -> Self {
         Self {
             store,
             gateway,
+            bookings,
             clock,
             frontend_url,
         }
@@ -90,7 +94,12 @@ impl PaymentService {
         }
         match &event.event {
             PaymentEvent::AccountUpdated { account, .. } => self.refresh_account(account).await?,
-            PaymentEvent::PaymentIntent { .. } | PaymentEvent::Ignored { .. } => {}
+            PaymentEvent::PaymentIntent {
+                appointment_id,
+                intent,
+                ..
+            } => self.bookings.apply_payment(*appointment_id, intent).await?,
+            PaymentEvent::Ignored { .. } => {}
         }
         self.store.record_event(&event.id, self.clock.now()).await?;
         Ok(())

@@ -26,6 +26,7 @@ pub struct TestApp {
     pub handler: Router,
     pub store: DynamoStore,
     pub stripe: Arc<StripeServer>,
+    pub stripe_url: String,
 }
 
 #[derive(Clone)]
@@ -94,6 +95,7 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         handler: booking_api::router(server.services.clone()),
         store: server.store.clone(),
         stripe: server.stripe.clone().expect("our Stripe test server"),
+        stripe_url: server.stripe_url.clone(),
     };
     // Served over HTTP too, so that the Stripe test server can deliver its webhooks.
     tokio::spawn(server.serve(std::future::pending()));
@@ -127,11 +129,21 @@ impl TestApp {
         body: Vec<u8>,
     ) -> TestResponse {
         let mut request = Request::builder().method(method).uri(path);
-        if let Some(user) = user {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {}", user.token));
-        }
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        self.send_request(request, user, body).await
+    }
+
+    /// Sends a request built by the caller (extra headers), as `user`.
+    pub async fn send_request(
+        &self,
+        mut request: http::request::Builder,
+        user: Option<&User>,
+        body: Vec<u8>,
+    ) -> TestResponse {
+        if let Some(user) = user {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", user.token));
         }
         let request = request.body(Body::from(body)).expect("request");
         read(
@@ -173,6 +185,26 @@ impl TestApp {
             .unwrap();
         assert!(self.stripe.onboard_account(&account));
         self.stripe.settle().await;
+    }
+
+    /// What Stripe.js does in the client's browser: confirms the PaymentIntent behind
+    /// `client_secret` with a test card, then waits for the webhooks it causes.
+    pub async fn pay(&self, client_secret: &str, payment_method: &str) -> u16 {
+        let intent = client_secret.split("_secret_").next().unwrap();
+        let status = reqwest::Client::new()
+            .post(format!(
+                "{}/v1/payment_intents/{intent}/confirm",
+                self.stripe_url
+            ))
+            .bearer_auth(local_stack::dev_server::LOCAL_STRIPE_KEY)
+            .form(&[("payment_method", payment_method)])
+            .send()
+            .await
+            .expect("Stripe test server")
+            .status()
+            .as_u16();
+        self.stripe.settle().await;
+        status
     }
 
     pub async fn get(&self, path: &str, user: Option<&User>) -> TestResponse {

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod availability;
+mod booking;
 mod helpers;
 mod lambda_events;
 mod openapi;

@@ -144,7 +144,7 @@ async fn put_busy(
             "sk",
             AttributeValue::S(format!(
                 "{}#test#{}",
-                marketplace::store::dynamo::keys::busy_ending_from(end),
+                marketplace::store::dynamo::keys::busy_ending_at(end),
                 start.timestamp()
             )),
         )

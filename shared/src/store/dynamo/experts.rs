@@ -15,8 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::timestamp;
+use super::appointments::parse_claim_day;
 use super::{DynamoStore, keys, string};
 use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
+use crate::booking::ClaimDay;
 use crate::experts::{
     ExpertProfile, ExpertSummary, PayoutState, ProfileDraft, SearchCursor, SearchQuery,
 };
@@ -204,9 +206,7 @@ impl DynamoStore {
         draft: &ProfileDraft,
         now: DateTime<Utc>,
     ) -> Result<ExpertProfile, StoreError> {
-        for attempt in 0..WRITE_ATTEMPTS {
-            back_off_after_first(attempt).await;
-            let (mut record, settings) = self.expert_for_write(id).await?;
+        self.modify_profile(id, now, |record| {
             // Defence in depth: the id came from the owner's own account item.
             if &record.owner != owner {
                 return Err(StoreError::corrupt(
@@ -220,15 +220,9 @@ impl DynamoStore {
             record.rate_amount = draft.hourly_rate.amount;
             record.currency = draft.hourly_rate.currency;
             record.time_zone = draft.time_zone.name().to_owned();
-            record.updated_at = now;
-            if self
-                .write_expert(&mut record, settings.as_ref(), None)
-                .await?
-            {
-                return record.into_profile();
-            }
-        }
-        Err(StoreError::Contention(keys::expert(&id)))
+            Ok(())
+        })
+        .await
     }
 
     /// Records what Stripe says of the expert's account; bookability and the search entries
@@ -239,11 +233,25 @@ impl DynamoStore {
         payouts: PayoutState,
         now: DateTime<Utc>,
     ) -> Result<ExpertProfile, StoreError> {
+        self.modify_profile(id, now, |record| {
+            record.charges_enabled = payouts.charges_enabled;
+            record.payouts_enabled = payouts.payouts_enabled;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Read, change, versioned write, retried while other writers win.
+    async fn modify_profile(
+        &self,
+        id: ExpertId,
+        now: DateTime<Utc>,
+        change: impl Fn(&mut ProfileRecord) -> Result<(), StoreError>,
+    ) -> Result<ExpertProfile, StoreError> {
         for attempt in 0..WRITE_ATTEMPTS {
             back_off_after_first(attempt).await;
             let (mut record, settings) = self.expert_for_write(id).await?;
-            record.charges_enabled = payouts.charges_enabled;
-            record.payouts_enabled = payouts.payouts_enabled;
+            change(&mut record)?;
             record.updated_at = now;
             if self
                 .write_expert(&mut record, settings.as_ref(), None)
@@ -618,11 +626,14 @@ struct BusyRecord {
     expires_at: Option<i64>,
 }
 
-/// Everything the slot engine needs about one expert.
+/// Everything the slot engine and a booking need about one expert.
 pub struct ExpertSchedule {
     pub profile: ExpertProfile,
     pub settings: Option<AvailabilitySettings>,
+    /// Every live busy interval: imported calendar time and live claims.
     pub busy: Vec<Interval>,
+    /// The versioned claim lists read, by UTC day.
+    pub claim_days: Vec<ClaimDay>,
 }
 
 impl DynamoStore {
@@ -641,13 +652,14 @@ impl DynamoStore {
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk >= :from")
             .expression_attribute_values(":pk", string(&pk))
-            .expression_attribute_values(":from", string(keys::busy_ending_from(busy_from)))
+            .expression_attribute_values(":from", string(keys::busy_day_floor(busy_from)))
             .into_paginator()
             .items()
             .send();
         let mut profile = None;
         let mut settings = None;
         let mut busy = Vec::new();
+        let mut claim_days = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| StoreError::request("Query", e))?;
             let sk = item
@@ -658,6 +670,16 @@ impl DynamoStore {
             match sk.as_str() {
                 keys::PROFILE => profile = Some(parse_profile(&pk, item)?),
                 keys::SETTINGS => settings = Some(parse_settings(&pk, item)?),
+                day_key if day_key.ends_with(keys::CLAIMS_SUFFIX) => {
+                    let day = parse_claim_day(&pk, item)?;
+                    for claim in day.claims.iter().filter(|c| c.is_live(now)) {
+                        busy.push(Interval {
+                            start: claim.start,
+                            end: claim.end,
+                        });
+                    }
+                    claim_days.push(day);
+                }
                 busy_key if busy_key.starts_with(keys::BUSY_PREFIX) => {
                     let record: BusyRecord = serde_dynamo::from_item(item)
                         .map_err(|e| StoreError::corrupt(format!("{pk} {busy_key}"), e))?;
@@ -675,6 +697,7 @@ impl DynamoStore {
             profile,
             settings,
             busy,
+            claim_days,
         }))
     }
 }

@@ -6,7 +6,10 @@
 //! | account of a user     | `USER#<sub>`       | `ACCOUNT`  |
 //! | expert profile        | `EXPERT#<exp_id>`  | `PROFILE`  |
 //! | availability settings | `EXPERT#<exp_id>`  | `SETTINGS` |
-//! | busy time             | `EXPERT#<exp_id>`  | `BUSY#<end>#<source>#<ref>` |
+//! | busy time (calendars) | `EXPERT#<exp_id>`  | `BUSY#<end>#<source>#<ref>` |
+//! | claims of one UTC day | `EXPERT#<exp_id>`  | `BUSY#<yyyy-mm-dd>#claims` (versioned) |
+//! | appointment           | `APPT#<apt_id>`    | `APPT` (gsi1: `CLIENT#<sub>`/`<start>#<apt_id>`, gsi2: `EXPERT#<exp_id>`/`<start>#<apt_id>`) |
+//! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
 //! | search entry          | `SEARCH#<exp_id>`  | `ENTRY#<nn>` (gsi3: `SPEC#<spec or *>` / `<currency>#<rate>#<exp_id>`) |
@@ -16,9 +19,9 @@
 //! `SETTINGS`, so `sk >= BUSY#<window start>` returns the profile, the settings and every busy
 //! interval that ends inside or after the window, in one request.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::ids::{ExpertId, UserId};
+use crate::ids::{AppointmentId, ExpertId, UserId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -42,10 +45,43 @@ pub fn expert(expert: &ExpertId) -> String {
     format!("EXPERT#{expert}")
 }
 
-/// The lowest busy sort key whose interval ends at or after `end`: the key of a busy item
-/// starts with its end instant, fixed width, so the sort order is the time order.
-pub fn busy_ending_from(end: DateTime<Utc>) -> String {
+/// The key of a busy item that ends at `end`: its end instant, fixed width, so that the sort
+/// order is the time order.
+pub fn busy_ending_at(end: DateTime<Utc>) -> String {
     format!("{BUSY_PREFIX}{}", end.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// The lowest busy key that can matter from `instant` on: the day items of its UTC date, and
+/// every busy item ending that day or later.
+pub fn busy_day_floor(instant: DateTime<Utc>) -> String {
+    format!("{BUSY_PREFIX}{}", instant.format("%Y-%m-%d"))
+}
+
+pub const CLAIMS_SUFFIX: &str = "#claims";
+
+/// The versioned list of claims on one UTC day of an expert.
+pub fn claims_day(date: NaiveDate) -> String {
+    format!("{BUSY_PREFIX}{}{CLAIMS_SUFFIX}", date.format("%Y-%m-%d"))
+}
+
+pub const APPOINTMENT: &str = "APPT";
+pub const IDEMPOTENT_BOOKING: &str = "BOOKING";
+
+pub fn appointment(id: &AppointmentId) -> String {
+    format!("APPT#{id}")
+}
+
+pub fn idempotency(user: &UserId, key: &str) -> String {
+    format!("IDEMPOTENCY#{user}#{key}")
+}
+
+pub fn client_appointments(user: &UserId) -> String {
+    format!("CLIENT#{user}")
+}
+
+/// Dashboards order by start: `<start>#<id>`.
+pub fn by_start(start: DateTime<Utc>, id: &AppointmentId) -> String {
+    format!("{}#{id}", start.format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
 /// The partition of an expert's search entries: apart from `EXPERT#`, so that neither the

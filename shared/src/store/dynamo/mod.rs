@@ -1,10 +1,12 @@
 //! The DynamoDB adapter: records (the stored shapes), keys, and the requests of each entity.
 
 mod accounts;
+mod appointments;
 mod events;
 mod experts;
 pub mod keys;
 
+pub use appointments::BookOutcome;
 pub use experts::ExpertSchedule;
 
 use aws_sdk_dynamodb::Client;

@@ -1,0 +1,429 @@
+//! Booking and paying: holds, prices, Stripe, webhooks, idempotency, and no double booking.
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use http::{Method, StatusCode};
+use marketplace::booking::AppointmentStatus;
+use marketplace::ids::AppointmentId;
+use serde_json::{Value, json};
+
+use crate::helpers::{RequestCounter, TestApp, TestResponse, User, spawn_app, spawn_app_counting};
+
+/// A bookable expert in London: Mondays 09:00-17:00, 30/60-minute slots, 15 minutes after.
+async fn bookable_expert(app: &TestApp, rate: i64, currency: &str) -> String {
+    let ada = app.expert("ada");
+    let profile = app
+        .put(
+            "/v1/experts/me",
+            Some(&ada),
+            &json!({"display_name": "Ada", "hourly_rate": {"amount": rate, "currency": currency},
+                    "time_zone": "Europe/London"}),
+        )
+        .await;
+    let id = profile.ok(StatusCode::OK)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.put(
+        "/v1/experts/me/availability",
+        Some(&ada),
+        &json!({"rules": [{"day": "mon", "start": "09:00", "end": "17:00"}],
+                "buffer_after_minutes": 15, "minimum_notice_minutes": 0,
+                "horizon_days": 365, "slot_durations": [30, 60]}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    app.onboard("ada").await;
+    id
+}
+
+fn monday_at(hour: u32, minute: u32) -> DateTime<Utc> {
+    let mut day = (Utc::now() + Duration::days(7)).date_naive();
+    while day.weekday() != Weekday::Mon {
+        day = day.succ_opt().unwrap();
+    }
+    chrono_tz::Europe::London
+        .from_local_datetime(&day.and_hms_opt(hour, minute, 0).unwrap())
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn booking(expert: &str, start: DateTime<Utc>, minutes: u32) -> Value {
+    json!({"expert_id": expert, "start": start.to_rfc3339(), "duration_minutes": minutes,
+           "notes": "About my tax return."})
+}
+
+async fn book(app: &TestApp, client: &User, key: Option<&str>, body: &Value) -> TestResponse {
+    let mut request = http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/appointments")
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    app.send_request(request, Some(client), body.to_string().into_bytes())
+        .await
+}
+
+async fn status_of(app: &TestApp, response: &TestResponse) -> AppointmentStatus {
+    let id: AppointmentId = response.body["id"].as_str().unwrap().parse().unwrap();
+    app.store.appointment(id).await.unwrap().unwrap().status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_books_pays_and_the_webhook_confirms_with_a_ten_percent_fee() {
+    let counter = RequestCounter::default();
+    let app = spawn_app_counting(counter.clone()).await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let bob = app.client("bob");
+    counter.take();
+    let held = book(
+        &app,
+        &bob,
+        Some("key-1"),
+        &booking(&expert, monday_at(10, 0), 60),
+    )
+    .await;
+    assert_eq!(counter.take(), 2, "one Query and one TransactWriteItems");
+    assert_eq!(
+        app.stripe.request_count("POST /v1/payment_intents"),
+        1,
+        "one Stripe call"
+    );
+    let body = held.ok(StatusCode::CREATED).clone();
+    assert_eq!(body["status"], "pending_payment");
+    assert_eq!(body["total"], json!({"amount": 18000, "currency": "usd"}));
+    assert_eq!(
+        body["platform_fee"],
+        json!({"amount": 1800, "currency": "usd"})
+    );
+    assert_eq!(
+        body["expert_earnings"],
+        json!({"amount": 16200, "currency": "usd"})
+    );
+    let secret = body["payment_client_secret"].as_str().unwrap().to_owned();
+
+    // What Stripe was asked for: a manual-capture destination charge with a 10% fee.
+    let intent_id = secret.split("_secret_").next().unwrap();
+    let created = app
+        .stripe
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "account.updated")
+        .count();
+    assert_eq!(created, 1);
+    assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
+    let captured_event = app
+        .stripe
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "payment_intent.amount_capturable_updated")
+        .expect("Stripe reported the authorisation");
+    let intent = &captured_event["data"]["object"];
+    assert_eq!(intent["id"], intent_id);
+    assert_eq!(intent["application_fee_amount"], 1800);
+    assert_eq!(intent["capture_method"], "manual");
+    assert_eq!(intent["metadata"]["appointment_id"], body["id"]);
+    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
+
+    // The slot is gone for everyone else.
+    let slots = app
+        .get(
+            &format!(
+                "/v1/experts/{expert}/slots?from={}&to={}&duration=60&step=60",
+                monday_at(9, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                monday_at(13, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            None,
+        )
+        .await;
+    let starts: Vec<String> = slots.body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().to_owned())
+        .collect();
+    let ten = monday_at(10, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let eleven = monday_at(11, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert!(
+        !starts.contains(&ten) && !starts.contains(&eleven),
+        "10:00 is booked and 11:00 is in its buffer: {starts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_decimal_currencies_are_priced_in_whole_yen() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 12_345, "jpy").await;
+    let held = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 30),
+    )
+    .await;
+    let body = held.ok(StatusCode::CREATED);
+    assert_eq!(body["total"], json!({"amount": 6173, "currency": "jpy"}));
+    assert_eq!(
+        body["platform_fee"],
+        json!({"amount": 617, "currency": "jpy"})
+    );
+    assert_eq!(
+        body["expert_earnings"],
+        json!({"amount": 5556, "currency": "jpy"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_idempotency_key_gives_the_same_booking_and_a_new_body_is_refused() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let bob = app.client("bob");
+    let body = booking(&expert, monday_at(14, 0), 60);
+    let first = book(&app, &bob, Some("same"), &body).await;
+    let first = first.ok(StatusCode::CREATED).clone();
+    let again = book(&app, &bob, Some("same"), &body).await;
+    let again = again.ok(StatusCode::CREATED).clone();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(
+        again["payment_client_secret"],
+        first["payment_client_secret"]
+    );
+    let other = booking(&expert, monday_at(15, 0), 60);
+    book(&app, &bob, Some("same"), &other)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
+    book(&app, &bob, None, &other)
+        .await
+        .problem(StatusCode::BAD_REQUEST, "validation-error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_clients_on_overlapping_slots_make_exactly_one_booking() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    // 10:00 for 60, 10:30 for 30, 10:45 for 30: with the 15-minute after-buffer every pair
+    // overlaps, so at most one can hold.
+    let choices = [
+        (monday_at(10, 0), 60),
+        (monday_at(10, 30), 30),
+        (monday_at(10, 45), 30),
+    ];
+    let attempts: Vec<_> = (0..50)
+        .map(|i| {
+            let app = app.clone();
+            let (start, minutes) = choices[i % choices.len()];
+            let body = booking(&expert, start, minutes);
+            tokio::spawn(async move {
+                let client = app.client(&format!("client-{i}"));
+                book(&app, &client, Some(&format!("key-{i}")), &body).await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for attempt in attempts {
+        let response = attempt.await.unwrap();
+        match response.status {
+            StatusCode::CREATED => won.push(response),
+            _ => {
+                response.problem(StatusCode::CONFLICT, "slot-unavailable");
+            }
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one booking wins");
+    let dates = marketplace::booking::days_touched(&marketplace::availability::Interval {
+        start: monday_at(9, 0),
+        end: monday_at(12, 0),
+    });
+    let expert_id = expert.parse().unwrap();
+    let days = app.store.claim_days(expert_id, &dates).await.unwrap();
+    let claims: Vec<_> = days.iter().flat_map(|d| d.claims.iter()).collect();
+    assert_eq!(claims.len(), 1, "one claim holds the time: {claims:?}");
+    assert_eq!(
+        claims[0].appointment_id.to_string(),
+        won[0].body["id"].as_str().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_card_leaves_the_hold_pending_and_a_canceled_intent_frees_the_slot() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let held = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let secret = held.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.pay(&secret, "pm_card_chargeDeclined").await, 402);
+    assert_eq!(
+        status_of(&app, &held).await,
+        AppointmentStatus::PendingPayment
+    );
+    // Someone else cannot take the held slot.
+    book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "slot-unavailable");
+    // Stripe cancels the intent: the appointment is cancelled and the time is free again.
+    let intent = secret.split("_secret_").next().unwrap();
+    let canceled = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/payment_intents/{intent}/cancel",
+            app.stripe_url
+        ))
+        .bearer_auth(local_stack::dev_server::LOCAL_STRIPE_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(canceled.status(), 200);
+    app.stripe.settle().await;
+    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Cancelled);
+    book(
+        &app,
+        &app.client("carol"),
+        Some("k2"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stripe_failure_releases_the_hold_and_answers_502() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    app.stripe.fail_next(
+        Method::POST,
+        "/v1/payment_intents",
+        StatusCode::INTERNAL_SERVER_ERROR,
+    );
+    let failed = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    failed.problem(StatusCode::BAD_GATEWAY, "payment-provider-error");
+    book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_shuffled_webhooks_end_in_the_same_state() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let held = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let secret = held.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
+    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
+    let events = app.stripe.events();
+    // Every event three more times, newest first.
+    for _ in 0..3 {
+        for event in events.iter().rev() {
+            app.stripe.redeliver(event.clone());
+        }
+    }
+    app.stripe.settle().await;
+    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
+    let dates = marketplace::booking::days_touched(&marketplace::availability::Interval {
+        start: monday_at(9, 0),
+        end: monday_at(10, 15),
+    });
+    let days = app
+        .store
+        .claim_days(expert.parse().unwrap(), &dates)
+        .await
+        .unwrap();
+    let claims: Vec<_> = days.iter().flat_map(|d| d.claims.iter()).collect();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(
+        claims[0].expires_at, None,
+        "a confirmed booking's claim never lapses"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_clients_book_only_bookable_experts_and_only_free_slots() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    book(
+        &app,
+        &app.expert("eve"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN, "forbidden");
+    let bob = app.client("bob");
+    for (body, pointer) in [
+        (booking(&expert, monday_at(9, 0), 45), "/duration_minutes"),
+        (
+            json!({"expert_id": expert, "start": "soon", "duration_minutes": 60}),
+            "/start",
+        ),
+    ] {
+        let pointers = book(&app, &bob, Some("k"), &body)
+            .await
+            .problem(StatusCode::BAD_REQUEST, "validation-error");
+        assert_eq!(pointers, [pointer]);
+    }
+    for start in [monday_at(8, 0), monday_at(16, 30), monday_at(9, 7)] {
+        book(&app, &bob, Some("k"), &booking(&expert, start, 60))
+            .await
+            .problem(StatusCode::CONFLICT, "slot-unavailable");
+    }
+    // An expert without payouts is not bookable.
+    let eve = app.expert("eve");
+    let profile = app
+        .put(
+            "/v1/experts/me",
+            Some(&eve),
+            &crate::helpers::profile_body(),
+        )
+        .await;
+    let eve_id = profile.ok(StatusCode::OK)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.put(
+        "/v1/experts/me/availability",
+        Some(&eve),
+        &crate::helpers::availability_body(),
+    )
+    .await
+    .ok(StatusCode::OK);
+    book(
+        &app,
+        &bob,
+        Some("k"),
+        &booking(&eve_id, monday_at(9, 0), 60),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "expert-not-bookable");
+}

@@ -1,0 +1,13 @@
+//! Booking: prices, appointments and their states, the per-day claims that make double
+//! booking impossible, and the booking service.
+
+mod appointment;
+mod pricing;
+mod service;
+
+pub use appointment::{
+    Appointment, AppointmentStatus, BookingInput, BookingRequest, Claim, ClaimDay, HOLD_MINUTES,
+    days_touched,
+};
+pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
+pub use service::{Booked, BookingService};

@@ -1,0 +1,318 @@
+//! Booking use cases: hold a slot and start its payment; apply what Stripe says of it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::{Appointment, AppointmentStatus, BookingInput, ClaimDay, days_touched, price};
+use crate::auth::{Caller, Group};
+use crate::availability::{SlotRequest, free_slots};
+use crate::clock::Clock;
+use crate::error::ServiceError;
+use crate::ids::AppointmentId;
+use crate::payments::{
+    AuthorizationRequest, PaymentIntentState, PaymentIntentSummary, StripeGateway,
+};
+use crate::store::StoreError;
+use crate::store::dynamo::{BookOutcome, DynamoStore};
+use crate::validation::ValidationErrors;
+
+/// Reads and retries of one booking or transition before giving up.
+const ATTEMPTS: usize = 6;
+/// Bookings start on a 5-minute grid: every step the slot search offers lies on it.
+const BOOKING_GRID_MINUTES: u32 = 5;
+/// The longest buffer, so that the one Query also reads claims that reach into the slot.
+const LOOKBACK_MINUTES: i64 = crate::availability::MAX_BUFFER_MINUTES;
+
+/// The answer to a booking: the held appointment and what the client needs to pay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Booked {
+    #[serde(flatten)]
+    pub appointment: Appointment,
+    /// For Stripe.js `confirmCardPayment`; only the booking client ever sees it.
+    pub payment_client_secret: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct BookingService {
+    store: DynamoStore,
+    gateway: StripeGateway,
+    clock: Arc<dyn Clock>,
+}
+
+impl BookingService {
+    pub fn new(store: DynamoStore, gateway: StripeGateway, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            gateway,
+            clock,
+        }
+    }
+
+    /// Holds the slot (one Query, one transaction) and creates its PaymentIntent (one Stripe
+    /// call). The same Idempotency-Key again gives the same answer and holds nothing more.
+    pub async fn book(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        input: BookingInput,
+    ) -> Result<Booked, ServiceError> {
+        caller.require(Group::Clients)?;
+        let key = idempotency_key
+            .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()))
+            .ok_or_else(|| {
+                ServiceError::Invalid(ValidationErrors::single(
+                    "",
+                    "an Idempotency-Key header (1-255 printable characters) is required",
+                ))
+            })?;
+        let request = input.parse()?;
+        let fingerprint = format!(
+            "{}|{}|{}|{}",
+            request.expert_id,
+            request.start.timestamp(),
+            request.duration_minutes,
+            request.notes
+        );
+        for _ in 0..ATTEMPTS {
+            let now = self.clock.now();
+            let schedule = self
+                .store
+                .expert_schedule(
+                    request.expert_id,
+                    request.start - Duration::minutes(LOOKBACK_MINUTES),
+                    now,
+                )
+                .await?
+                .ok_or(ServiceError::NotFound("expert"))?;
+            let settings = schedule
+                .settings
+                .as_ref()
+                .filter(|_| schedule.profile.is_bookable(schedule.settings.as_ref()));
+            let (Some(settings), Some(destination)) =
+                (settings, schedule.profile.stripe_account.clone())
+            else {
+                return Err(ServiceError::NotBookable);
+            };
+            if !settings.slot_durations.contains(&request.duration_minutes) {
+                return Err(ServiceError::Invalid(ValidationErrors::single(
+                    "/duration_minutes",
+                    format!("this expert offers {:?} minutes", settings.slot_durations),
+                )));
+            }
+            let free = free_slots(
+                schedule.profile.time_zone,
+                settings,
+                &schedule.busy,
+                &SlotRequest {
+                    from: request.start,
+                    to: request.start + Duration::seconds(1),
+                    duration_minutes: request.duration_minutes,
+                    step_minutes: BOOKING_GRID_MINUTES,
+                    now,
+                },
+            );
+            if free.first().map(|s| s.start) != Some(request.start) {
+                return match self.store.idempotent_booking(&caller.user_id, key).await? {
+                    Some(_) => self.replay(caller, key, &fingerprint).await,
+                    None => Err(ServiceError::SlotUnavailable),
+                };
+            }
+            let price =
+                price(schedule.profile.hourly_rate, request.duration_minutes).map_err(|e| {
+                    ServiceError::Invalid(ValidationErrors::single(
+                        "/duration_minutes",
+                        e.to_string(),
+                    ))
+                })?;
+            let occupancy = request.occupancy(settings);
+            let appointment =
+                Appointment::hold(&request, caller.user_id.clone(), occupancy, price, now);
+            let days = claim_lists(&schedule.claim_days, &appointment, now);
+            if days
+                .iter()
+                .any(|d| d.clashes(&occupancy, appointment.id, now))
+            {
+                return Err(ServiceError::SlotUnavailable);
+            }
+            match self
+                .store
+                .book(&appointment, key, &fingerprint, &days)
+                .await?
+            {
+                BookOutcome::DayChanged => continue,
+                BookOutcome::KeyUsed => return self.replay(caller, key, &fingerprint).await,
+                BookOutcome::Booked => {
+                    tracing::info!(appointment_id = %appointment.id, "slot held");
+                    return self.start_payment(appointment, destination).await;
+                }
+            }
+        }
+        Err(StoreError::Contention("booking".into()).into())
+    }
+
+    /// The PaymentIntent for a held appointment; if Stripe fails, the hold is released at once.
+    async fn start_payment(
+        &self,
+        appointment: Appointment,
+        destination: String,
+    ) -> Result<Booked, ServiceError> {
+        let authorization = AuthorizationRequest {
+            appointment_id: appointment.id,
+            amount: appointment.price.total,
+            application_fee: appointment.price.platform_fee,
+            destination_account: destination,
+        };
+        match self.gateway.authorize(&authorization).await {
+            Ok(intent) => Ok(Booked {
+                appointment,
+                payment_client_secret: intent.client_secret,
+            }),
+            Err(error) => {
+                tracing::warn!(appointment_id = %appointment.id, error = %error, "payment setup failed; releasing the hold");
+                self.move_to(appointment.id, AppointmentStatus::Cancelled, None)
+                    .await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// A booking sent again with the same Idempotency-Key: the same appointment, and the same
+    /// PaymentIntent (Stripe keeps the first answer to our own key).
+    async fn replay(
+        &self,
+        caller: &Caller,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<Booked, ServiceError> {
+        let (id, seen) = self
+            .store
+            .idempotent_booking(&caller.user_id, key)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::from(StoreError::corrupt(key, "idempotency record vanished"))
+            })?;
+        if seen != fingerprint {
+            return Err(ServiceError::IdempotencyKeyReused);
+        }
+        let appointment = self.store.appointment(id).await?.ok_or_else(|| {
+            ServiceError::from(StoreError::corrupt(
+                id.to_string(),
+                "booked appointment missing",
+            ))
+        })?;
+        if appointment.status != AppointmentStatus::PendingPayment {
+            return Ok(Booked {
+                appointment,
+                payment_client_secret: None,
+            });
+        }
+        let destination = self
+            .store
+            .profile(appointment.expert_id)
+            .await?
+            .and_then(|p| p.stripe_account)
+            .ok_or(ServiceError::NotBookable)?;
+        self.start_payment(appointment, destination).await
+    }
+
+    /// What a verified PaymentIntent event means for its appointment. Idempotent: a state
+    /// already reached is left alone.
+    pub async fn apply_payment(
+        &self,
+        appointment_id: AppointmentId,
+        intent: &PaymentIntentSummary,
+    ) -> Result<(), ServiceError> {
+        match intent.state {
+            PaymentIntentState::Authorized | PaymentIntentState::Captured => {
+                self.move_to(
+                    appointment_id,
+                    AppointmentStatus::Confirmed,
+                    Some(&intent.id),
+                )
+                .await
+            }
+            PaymentIntentState::Canceled => {
+                self.move_to(
+                    appointment_id,
+                    AppointmentStatus::Cancelled,
+                    Some(&intent.id),
+                )
+                .await
+            }
+            // A declined card leaves the hold in place until it lapses; the client may retry.
+            PaymentIntentState::AwaitingPayment | PaymentIntentState::InProgress => Ok(()),
+        }
+    }
+
+    /// Moves an appointment to `target`, rewriting its claims (permanent when confirmed, gone
+    /// when cancelled), retried while other writers win.
+    async fn move_to(
+        &self,
+        id: AppointmentId,
+        target: AppointmentStatus,
+        payment_intent: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        for _ in 0..ATTEMPTS {
+            let now = self.clock.now();
+            let Some(mut appointment) = self.store.appointment(id).await? else {
+                tracing::warn!(appointment_id = %id, "payment event for an unknown appointment");
+                return Ok(());
+            };
+            let from = appointment.status;
+            let allowed = match target {
+                AppointmentStatus::Confirmed => from == AppointmentStatus::PendingPayment,
+                AppointmentStatus::Cancelled => from.holds_time(),
+                _ => false,
+            };
+            if !allowed {
+                return Ok(());
+            }
+            appointment.status = target;
+            if let Some(intent) = payment_intent {
+                appointment.payment_intent = Some(intent.to_owned());
+            }
+            let dates = days_touched(&appointment.occupancy);
+            let days = self.store.claim_days(appointment.expert_id, &dates).await?;
+            if target == AppointmentStatus::Confirmed
+                && days
+                    .iter()
+                    .any(|d| d.clashes(&appointment.occupancy, id, now))
+            {
+                // The hold lapsed and someone else took the time before the payment arrived.
+                tracing::warn!(appointment_id = %id, "payment arrived after the slot was lost");
+                appointment.status = AppointmentStatus::Cancelled;
+            }
+            let claim = appointment.status.holds_time().then(|| appointment.claim());
+            let rewritten: Vec<ClaimDay> = days
+                .iter()
+                .map(|d| d.with(id, claim.clone(), now))
+                .collect();
+            if self
+                .store
+                .transition(&appointment, from, &rewritten)
+                .await?
+            {
+                tracing::info!(appointment_id = %id, status = ?appointment.status, "appointment moved");
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contention(id.to_string()).into())
+    }
+}
+
+/// The claim lists the booking writes: every day its occupancy touches, read versions kept,
+/// lapsed holds dropped, this appointment's claim added.
+fn claim_lists(read: &[ClaimDay], appointment: &Appointment, now: DateTime<Utc>) -> Vec<ClaimDay> {
+    days_touched(&appointment.occupancy)
+        .into_iter()
+        .map(|date| {
+            read.iter()
+                .find(|d| d.date == date)
+                .cloned()
+                .unwrap_or_else(|| ClaimDay::empty(date))
+                .with(appointment.id, Some(appointment.claim()), now)
+        })
+        .collect()
+}

@@ -1,0 +1,411 @@
+//! Appointments, booking idempotency records and the per-day claim lists.
+//!
+//! A booking is one TransactWriteItems: the appointment (new), the idempotency record (new)
+//! and the claim list of every UTC day its occupancy touches, each written under a condition
+//! on the version it was read at. State changes later (confirm, cancel) rewrite the same lists
+//! the same way, together with the appointment under a condition on its status.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{DynamoStore, keys, string};
+use crate::availability::Interval;
+use crate::booking::{Appointment, AppointmentStatus, Claim, ClaimDay, Price};
+use crate::ids::{AppointmentId, ExpertId, UserId};
+use crate::money::{Currency, Money};
+use crate::store::StoreError;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Idempotency records outlive any client retry.
+const IDEMPOTENCY_DAYS: i64 = 7;
+
+#[derive(Deserialize, Serialize)]
+struct ClaimDayRecord {
+    pk: String,
+    sk: String,
+    entity: String,
+    date: NaiveDate,
+    version: u64,
+    claims: Vec<Claim>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct AppointmentRecord {
+    pk: String,
+    sk: String,
+    entity: String,
+    appointment_id: AppointmentId,
+    expert_id: ExpertId,
+    client: UserId,
+    status: AppointmentStatus,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    duration_minutes: u32,
+    occupancy_start: DateTime<Utc>,
+    occupancy_end: DateTime<Utc>,
+    notes: String,
+    currency: Currency,
+    total: i64,
+    platform_fee: i64,
+    expert_earnings: i64,
+    hold_expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_intent: Option<String>,
+    created_at: DateTime<Utc>,
+    gsi1pk: String,
+    gsi1sk: String,
+    gsi2pk: String,
+    gsi2sk: String,
+}
+
+impl AppointmentRecord {
+    fn new(a: &Appointment) -> Self {
+        AppointmentRecord {
+            pk: keys::appointment(&a.id),
+            sk: keys::APPOINTMENT.to_owned(),
+            entity: "appointment".to_owned(),
+            appointment_id: a.id,
+            expert_id: a.expert_id,
+            client: a.client.clone(),
+            status: a.status,
+            start: a.start,
+            end: a.end,
+            duration_minutes: a.duration_minutes,
+            occupancy_start: a.occupancy.start,
+            occupancy_end: a.occupancy.end,
+            notes: a.notes.clone(),
+            currency: a.price.total.currency,
+            total: a.price.total.amount,
+            platform_fee: a.price.platform_fee.amount,
+            expert_earnings: a.price.expert_earnings.amount,
+            hold_expires_at: a.hold_expires_at,
+            payment_intent: a.payment_intent.clone(),
+            created_at: a.created_at,
+            gsi1pk: keys::client_appointments(&a.client),
+            gsi1sk: keys::by_start(a.start, &a.id),
+            gsi2pk: keys::expert(&a.expert_id),
+            gsi2sk: keys::by_start(a.start, &a.id),
+        }
+    }
+
+    fn into_appointment(self) -> Appointment {
+        Appointment {
+            id: self.appointment_id,
+            expert_id: self.expert_id,
+            client: self.client,
+            status: self.status,
+            start: self.start,
+            end: self.end,
+            duration_minutes: self.duration_minutes,
+            occupancy: Interval {
+                start: self.occupancy_start,
+                end: self.occupancy_end,
+            },
+            notes: self.notes,
+            price: Price {
+                total: Money::new(self.total, self.currency),
+                platform_fee: Money::new(self.platform_fee, self.currency),
+                expert_earnings: Money::new(self.expert_earnings, self.currency),
+            },
+            hold_expires_at: self.hold_expires_at,
+            payment_intent: self.payment_intent,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// What became of a booking transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BookOutcome {
+    Booked,
+    /// A claim list changed since it was read: read again and retry.
+    DayChanged,
+    /// This client already used this Idempotency-Key.
+    KeyUsed,
+}
+
+pub(super) fn parse_claim_day(pk: &str, item: Item) -> Result<ClaimDay, StoreError> {
+    let record: ClaimDayRecord =
+        serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(pk, e))?;
+    Ok(ClaimDay {
+        date: record.date,
+        version: record.version,
+        claims: record.claims,
+    })
+}
+
+impl DynamoStore {
+    /// Holds the time: the appointment, the idempotency record and the new claim lists (read
+    /// at `day.version`), all or nothing.
+    pub async fn book(
+        &self,
+        appointment: &Appointment,
+        idempotency_key: &str,
+        fingerprint: &str,
+        days: &[ClaimDay],
+    ) -> Result<BookOutcome, StoreError> {
+        let now = appointment.created_at;
+        let mut items = vec![self.put_new(
+            &AppointmentRecord::new(appointment),
+            keys::appointment(&appointment.id),
+        )?];
+        let idempotency: Item = HashMap::from([
+            (
+                keys::PK.to_owned(),
+                string(keys::idempotency(&appointment.client, idempotency_key)),
+            ),
+            (keys::SK.to_owned(), string(keys::IDEMPOTENT_BOOKING)),
+            (
+                "appointment_id".to_owned(),
+                string(appointment.id.to_string()),
+            ),
+            ("fingerprint".to_owned(), string(fingerprint)),
+            (
+                "expires_at".to_owned(),
+                AttributeValue::N(
+                    (now + Duration::days(IDEMPOTENCY_DAYS))
+                        .timestamp()
+                        .to_string(),
+                ),
+            ),
+        ]);
+        items.push(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(idempotency))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(|e| StoreError::request("TransactWriteItems", e))?,
+                )
+                .build(),
+        );
+        for day in days {
+            items.push(self.put_claim_day(appointment.expert_id, day)?);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(BookOutcome::Booked),
+            Err(error) => match failed_conditions(&error) {
+                Some(failed) if failed.contains(&1) => Ok(BookOutcome::KeyUsed),
+                Some(failed) if failed.iter().any(|i| *i >= 2) => Ok(BookOutcome::DayChanged),
+                _ => Err(StoreError::request("TransactWriteItems", error)),
+            },
+        }
+    }
+
+    /// Moves the appointment from `from` to its current status (with its payment intent) and
+    /// rewrites the claim lists, all or nothing. `Ok(false)`: the status or a list changed
+    /// since they were read.
+    pub async fn transition(
+        &self,
+        appointment: &Appointment,
+        from: AppointmentStatus,
+        days: &[ClaimDay],
+    ) -> Result<bool, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::appointment(&appointment.id)))
+            .key(keys::SK, string(keys::APPOINTMENT))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", status_value(from)?)
+            .expression_attribute_values(":to", status_value(appointment.status)?);
+        update = match &appointment.payment_intent {
+            Some(intent) => update
+                .update_expression("SET #status = :to, payment_intent = :intent")
+                .expression_attribute_values(":intent", string(intent)),
+            None => update.update_expression("SET #status = :to"),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(
+                    update
+                        .build()
+                        .map_err(|e| StoreError::request("TransactWriteItems", e))?,
+                )
+                .build(),
+        ];
+        for day in days {
+            items.push(self.put_claim_day(appointment.expert_id, day)?);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if failed_conditions(&error).is_some() => Ok(false),
+            Err(error) => Err(StoreError::request("TransactWriteItems", error)),
+        }
+    }
+
+    pub async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
+        let pk = keys::appointment(&id);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(&pk))
+            .key(keys::SK, string(keys::APPOINTMENT))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        output
+            .item
+            .map(|item| {
+                serde_dynamo::from_item::<_, AppointmentRecord>(item)
+                    .map(AppointmentRecord::into_appointment)
+                    .map_err(|e| StoreError::corrupt(&pk, e))
+            })
+            .transpose()
+    }
+
+    /// The appointment a client's Idempotency-Key created, with the request's fingerprint.
+    pub async fn idempotent_booking(
+        &self,
+        client: &UserId,
+        key: &str,
+    ) -> Result<Option<(AppointmentId, String)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::idempotency(client, key)))
+            .key(keys::SK, string(keys::IDEMPOTENT_BOOKING))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(output.item.and_then(|item| {
+            let id = item.get("appointment_id")?.as_s().ok()?.parse().ok()?;
+            let fingerprint = item.get("fingerprint")?.as_s().ok()?.clone();
+            Some((id, fingerprint))
+        }))
+    }
+
+    /// The claim lists of the given days (missing ones empty), in one Query.
+    pub async fn claim_days(
+        &self,
+        expert: ExpertId,
+        dates: &[NaiveDate],
+    ) -> Result<Vec<ClaimDay>, StoreError> {
+        let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+            return Ok(Vec::new());
+        };
+        let pk = keys::expert(&expert);
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+            .expression_attribute_values(":pk", string(&pk))
+            .expression_attribute_values(":first", string(keys::claims_day(*first)))
+            .expression_attribute_values(":last", string(keys::claims_day(*last)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("Query", e))?;
+        let mut found = HashMap::new();
+        for item in output.items.unwrap_or_default() {
+            let is_claims = item
+                .get(keys::SK)
+                .and_then(|sk| sk.as_s().ok())
+                .is_some_and(|sk| sk.ends_with(keys::CLAIMS_SUFFIX));
+            if is_claims {
+                let day = parse_claim_day(&pk, item)?;
+                found.insert(day.date, day);
+            }
+        }
+        Ok(dates
+            .iter()
+            .map(|d| found.remove(d).unwrap_or_else(|| ClaimDay::empty(*d)))
+            .collect())
+    }
+
+    fn put_new(
+        &self,
+        record: &impl Serialize,
+        key: String,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let item: Item = serde_dynamo::to_item(record).map_err(|e| StoreError::corrupt(&key, e))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The day's new list, written only if the version is still the one read.
+    fn put_claim_day(
+        &self,
+        expert: ExpertId,
+        day: &ClaimDay,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let record = ClaimDayRecord {
+            pk: keys::expert(&expert),
+            sk: keys::claims_day(day.date),
+            entity: "claims".to_owned(),
+            date: day.date,
+            version: day.version + 1,
+            claims: day.claims.clone(),
+        };
+        let item: Item =
+            serde_dynamo::to_item(&record).map_err(|e| StoreError::corrupt(&record.pk, e))?;
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        put = if day.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :read")
+                .expression_attribute_values(":read", AttributeValue::N(day.version.to_string()))
+        };
+        let put = put
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+fn status_value(status: AppointmentStatus) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(status).map_err(|e| StoreError::corrupt("status", e))
+}
+
+/// The positions of the items whose conditions failed, when the transaction was cancelled for
+/// conditions (or a concurrent transaction on the same items, reported at its position too).
+fn failed_conditions<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<usize>> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+    else {
+        return None;
+    };
+    let failed: Vec<usize> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            matches!(
+                r.code(),
+                Some("ConditionalCheckFailed" | "TransactionConflict")
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    (!failed.is_empty()).then_some(failed)
+}
