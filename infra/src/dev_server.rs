@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use marketplace::clock::SystemClock;
+use marketplace::clock::{Clock, SystemClock};
 use marketplace::payments::{StripeGateway, StripeSettings};
 use marketplace::services::Services;
 use marketplace::store::dynamo::DynamoStore;
@@ -26,7 +26,7 @@ pub const STRIPE_WEBHOOK_FUNCTION: &str = "StripeWebhookFunction";
 /// The secret key our Stripe test server expects.
 pub const LOCAL_STRIPE_KEY: &str = "sk_test_local";
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DevServerOptions {
     /// 0 picks a free port.
     pub port: u16,
@@ -37,6 +37,9 @@ pub struct DevServerOptions {
     /// Signs our test server's webhooks; with real Stripe, the endpoint's signing secret.
     pub webhook_secret: String,
     pub frontend_url: String,
+    pub clock: Arc<dyn Clock>,
+    /// How often the reminders function runs (its EventBridge schedule in AWS).
+    pub sweep_every: Option<std::time::Duration>,
 }
 
 impl DevServerOptions {
@@ -57,6 +60,8 @@ impl DevServerOptions {
             webhook_secret: env("STRIPE_WEBHOOK_SECRET")
                 .unwrap_or_else(|| "whsec_local_dev".to_owned()),
             frontend_url: env("FRONTEND_URL").unwrap_or_else(|| "http://localhost:5173".to_owned()),
+            clock: Arc::new(SystemClock),
+            sweep_every: Some(std::time::Duration::from_secs(60)),
         }
     }
 
@@ -69,6 +74,9 @@ impl DevServerOptions {
             stripe_port: 0,
             webhook_secret: format!("whsec_{}", ulid::Ulid::new()),
             frontend_url: "http://localhost:5173".to_owned(),
+            clock: Arc::new(SystemClock),
+            // Tests run the sweep themselves, when they mean to.
+            sweep_every: None,
         }
     }
 }
@@ -125,9 +133,21 @@ impl DevServer {
         let services = Services::new(
             store.clone(),
             StripeGateway::new(&stripe_settings)?,
-            Arc::new(SystemClock),
+            options.clock.clone(),
             options.frontend_url.clone(),
         );
+        if let Some(every) = options.sweep_every {
+            let services = services.clone();
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    ticks.tick().await;
+                    if let Err(error) = reminders::run(&services).await {
+                        tracing::error!(error = %error, "scheduled sweep failed");
+                    }
+                }
+            });
+        }
         let router = gateway(&template, &services, &options)?.into_router();
         Ok(DevServer {
             address,

@@ -106,6 +106,14 @@ impl StripeServer {
             .unwrap_or_default()
     }
 
+    /// Stops (or resumes) sending webhooks, as during an outage of our endpoint; events are
+    /// still recorded.
+    pub fn pause_deliveries(&self, paused: bool) {
+        self.deliveries
+            .paused
+            .store(paused, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Sends an event again, to the endpoint it belongs to (as Stripe's retries do).
     pub fn redeliver(&self, event: Value) {
         let endpoint = if event.get("account").is_some_and(|a| !a.is_null()) {

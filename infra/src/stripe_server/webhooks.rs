@@ -30,6 +30,8 @@ pub fn sign(payload: &str, secrets: &[String], timestamp: i64) -> String {
 }
 
 pub struct Deliveries {
+    /// While set, events are recorded but not sent: a webhook outage.
+    pub paused: std::sync::atomic::AtomicBool,
     sent: Arc<Mutex<Vec<Value>>>,
     in_flight: Arc<(Mutex<usize>, Notify)>,
     http: reqwest::Client,
@@ -38,6 +40,7 @@ pub struct Deliveries {
 impl Default for Deliveries {
     fn default() -> Self {
         Deliveries {
+            paused: std::sync::atomic::AtomicBool::new(false),
             sent: Arc::default(),
             in_flight: Arc::default(),
             // Stripe gives up on an endpoint after a few seconds too.
@@ -58,6 +61,9 @@ impl Deliveries {
         let Some(endpoint) = endpoint else {
             return;
         };
+        if self.paused.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let in_flight = self.in_flight.clone();
         *in_flight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         let http = self.http.clone();

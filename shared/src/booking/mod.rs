@@ -10,4 +10,4 @@ pub use appointment::{
     days_touched,
 };
 pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
-pub use service::{Booked, BookingService};
+pub use service::{Booked, BookingService, HOLD_AND_CAPTURE_DAYS, SweepReport};

@@ -12,11 +12,15 @@ use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::AppointmentId;
 use crate::payments::{
-    AuthorizationRequest, PaymentIntentState, PaymentIntentSummary, StripeGateway,
+    AuthorizationRequest, CaptureTiming, PaymentIntentState, PaymentIntentSummary, StripeGateway,
 };
 use crate::store::StoreError;
 use crate::store::dynamo::{BookOutcome, DynamoStore};
 use crate::validation::ValidationErrors;
+
+/// Sessions starting within this many days of booking are authorised and captured after the
+/// session; later ones are charged at booking (an authorisation would lapse first).
+pub const HOLD_AND_CAPTURE_DAYS: i64 = 6;
 
 /// Reads and retries of one booking or transition before giving up.
 const ATTEMPTS: usize = 6;
@@ -158,13 +162,11 @@ impl BookingService {
         appointment: Appointment,
         destination: String,
     ) -> Result<Booked, ServiceError> {
-        let authorization = AuthorizationRequest {
-            appointment_id: appointment.id,
-            amount: appointment.price.total,
-            application_fee: appointment.price.platform_fee,
-            destination_account: destination,
-        };
-        match self.gateway.authorize(&authorization).await {
+        match self
+            .gateway
+            .authorize(&authorization(&appointment, destination))
+            .await
+        {
             Ok(intent) => Ok(Booked {
                 appointment,
                 payment_client_secret: intent.client_secret,
@@ -176,6 +178,68 @@ impl BookingService {
                 Err(error.into())
             }
         }
+    }
+
+    /// Ends unpaid holds whose time is up (the reminders function runs this on a schedule).
+    /// Each hold's PaymentIntent is read back from Stripe first, so a payment whose webhook
+    /// was missed or is late confirms the booking instead of losing it.
+    pub async fn expire_holds(&self) -> Result<SweepReport, ServiceError> {
+        let now = self.clock.now();
+        let mut report = SweepReport::default();
+        for id in self.store.expired_holds(now, SWEEP_BATCH).await? {
+            let Some(appointment) = self.store.appointment(id).await? else {
+                continue;
+            };
+            if appointment.status != AppointmentStatus::PendingPayment
+                || appointment.hold_expires_at > now
+            {
+                continue;
+            }
+            let destination = self
+                .store
+                .profile(appointment.expert_id)
+                .await?
+                .and_then(|p| p.stripe_account);
+            let intent = match destination {
+                // The same idempotent create names the intent (Stripe answers with its first,
+                // stale response), then a retrieve gives its state now.
+                Some(destination) => {
+                    let created = self
+                        .gateway
+                        .authorize(&authorization(&appointment, destination))
+                        .await?;
+                    Some(self.gateway.retrieve(&created.id).await?)
+                }
+                None => None,
+            };
+            match intent {
+                Some(intent)
+                    if matches!(
+                        intent.state,
+                        PaymentIntentState::Authorized | PaymentIntentState::Captured
+                    ) =>
+                {
+                    self.move_to(id, AppointmentStatus::Confirmed, Some(&intent.id))
+                        .await?;
+                    report.confirmed += 1;
+                }
+                intent => {
+                    if let Some(intent) = &intent
+                        && intent.state != PaymentIntentState::Canceled
+                    {
+                        self.gateway.cancel(&intent.id).await?;
+                    }
+                    self.move_to(
+                        id,
+                        AppointmentStatus::Expired,
+                        intent.as_ref().map(|i| i.id.as_str()),
+                    )
+                    .await?;
+                    report.expired += 1;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// A booking sent again with the same Idempotency-Key: the same appointment, and the same
@@ -262,7 +326,9 @@ impl BookingService {
             };
             let from = appointment.status;
             let allowed = match target {
-                AppointmentStatus::Confirmed => from == AppointmentStatus::PendingPayment,
+                AppointmentStatus::Confirmed | AppointmentStatus::Expired => {
+                    from == AppointmentStatus::PendingPayment
+                }
                 AppointmentStatus::Cancelled => from.holds_time(),
                 _ => false,
             };
@@ -295,10 +361,86 @@ impl BookingService {
                 .await?
             {
                 tracing::info!(appointment_id = %id, status = ?appointment.status, "appointment moved");
+                if target == AppointmentStatus::Confirmed
+                    && appointment.status == AppointmentStatus::Cancelled
+                    && let Some(intent) = payment_intent
+                {
+                    self.give_back(intent).await?;
+                }
                 return Ok(());
             }
         }
         Err(StoreError::Contention(id.to_string()).into())
+    }
+}
+
+impl BookingService {
+    /// Captures a confirmed appointment's payment in full, with the platform fee sent again
+    /// (Stripe caps a capture's fee but never recomputes it). Idempotent per PaymentIntent.
+    pub async fn capture(&self, id: AppointmentId) -> Result<PaymentIntentSummary, ServiceError> {
+        let appointment = self
+            .store
+            .appointment(id)
+            .await?
+            .ok_or(ServiceError::NotFound("appointment"))?;
+        let intent = appointment
+            .payment_intent
+            .filter(|_| appointment.status == AppointmentStatus::Confirmed)
+            .ok_or(ServiceError::NotFound("confirmed payment"))?;
+        let current = self.gateway.retrieve(&intent).await?;
+        if current.state == PaymentIntentState::Captured {
+            return Ok(current);
+        }
+        Ok(self
+            .gateway
+            .capture(
+                &intent,
+                appointment.price.total.amount,
+                appointment.price.platform_fee.amount,
+            )
+            .await?)
+    }
+
+    /// Money for a slot that was lost: an authorisation is released, a charge refunded in full
+    /// (with the transfer and the fee reversed).
+    async fn give_back(&self, intent: &str) -> Result<(), ServiceError> {
+        let current = self.gateway.retrieve(intent).await?;
+        match current.state {
+            PaymentIntentState::Authorized | PaymentIntentState::AwaitingPayment => {
+                self.gateway.cancel(intent).await?;
+            }
+            PaymentIntentState::Captured => self.gateway.refund_in_full(intent).await?,
+            PaymentIntentState::Canceled | PaymentIntentState::InProgress => {}
+        }
+        Ok(())
+    }
+}
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub expired: usize,
+    /// Holds that were in fact paid (a missed or late webhook).
+    pub confirmed: usize,
+}
+
+/// Holds looked at per sweep; the schedule runs every few minutes.
+const SWEEP_BATCH: i32 = 100;
+
+/// The PaymentIntent request of an appointment, the same every time it is built.
+fn authorization(appointment: &Appointment, destination: String) -> AuthorizationRequest {
+    let capture =
+        if appointment.start - appointment.created_at <= Duration::days(HOLD_AND_CAPTURE_DAYS) {
+            CaptureTiming::AfterSession
+        } else {
+            CaptureTiming::AtBooking
+        };
+    AuthorizationRequest {
+        appointment_id: appointment.id,
+        amount: appointment.price.total,
+        application_fee: appointment.price.platform_fee,
+        destination_account: destination,
+        capture,
     }
 }
 

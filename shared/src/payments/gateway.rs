@@ -10,6 +10,7 @@ use stripe_core::payment_intent::{
     CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent,
     CreatePaymentIntentTransferData, RetrievePaymentIntent,
 };
+use stripe_core::refund::CreateRefund;
 use stripe_core::{PaymentIntent, PaymentIntentCaptureMethod, PaymentIntentStatus};
 
 use crate::experts::PayoutState;
@@ -52,13 +53,23 @@ impl From<StripeError> for PaymentError {
 }
 
 /// A destination charge for one appointment: the platform's fee stays, the rest goes to the
-/// expert's account; authorised now, captured after the session.
+/// expert's account.
 #[derive(Clone, Debug)]
 pub struct AuthorizationRequest {
     pub appointment_id: AppointmentId,
     pub amount: Money,
     pub application_fee: Money,
     pub destination_account: String,
+    pub capture: CaptureTiming,
+}
+
+/// When the money moves. Card authorisations lapse after about 7 days (4 days 18 hours for
+/// some merchant-initiated Visa ones), so only sessions close enough are held and captured
+/// after the session; later ones are charged at booking and refunded under the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureTiming {
+    AfterSession,
+    AtBooking,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,7 +203,10 @@ impl StripeGateway {
             .transfer_data(CreatePaymentIntentTransferData::new(
                 request.destination_account.clone(),
             ))
-            .capture_method(PaymentIntentCaptureMethod::Manual)
+            .capture_method(match request.capture {
+                CaptureTiming::AfterSession => PaymentIntentCaptureMethod::Manual,
+                CaptureTiming::AtBooking => PaymentIntentCaptureMethod::Automatic,
+            })
             .metadata(HashMap::from([(
                 "appointment_id".to_owned(),
                 appointment.clone(),
@@ -230,6 +244,19 @@ impl StripeGateway {
             .send(&self.client)
             .await?
             .into())
+    }
+
+    /// Refunds everything captured, pulling back the expert's transfer and the platform fee.
+    pub async fn refund_in_full(&self, payment_intent: &str) -> Result<(), PaymentError> {
+        CreateRefund::new()
+            .payment_intent(payment_intent)
+            .refund_application_fee(true)
+            .reverse_transfer(true)
+            .customize()
+            .request_strategy(key(&["refund", payment_intent])?)
+            .send(&self.client)
+            .await?;
+        Ok(())
     }
 
     pub async fn cancel(&self, payment_intent: &str) -> Result<PaymentIntentSummary, PaymentError> {

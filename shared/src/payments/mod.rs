@@ -8,8 +8,8 @@ mod service;
 pub mod webhook;
 
 pub use gateway::{
-    AuthorizationRequest, PaymentError, PaymentIntentState, PaymentIntentSummary, StripeGateway,
-    StripeSettings,
+    AuthorizationRequest, CaptureTiming, PaymentError, PaymentIntentState, PaymentIntentSummary,
+    StripeGateway, StripeSettings,
 };
 pub use service::{Onboarding, PaymentService};
 

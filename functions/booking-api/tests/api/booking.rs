@@ -48,6 +48,13 @@ fn monday_at(hour: u32, minute: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Moves the services' clock to three days before the Monday sessions: close enough to be
+/// authorised now and captured after the session.
+fn three_days_before(app: &TestApp) {
+    app.clock
+        .advance(monday_at(9, 0) - Utc::now() - Duration::days(3));
+}
+
 fn booking(expert: &str, start: DateTime<Utc>, minutes: u32) -> Value {
     json!({"expert_id": expert, "start": start.to_rfc3339(), "duration_minutes": minutes,
            "notes": "About my tax return."})
@@ -75,6 +82,7 @@ async fn a_client_books_pays_and_the_webhook_confirms_with_a_ten_percent_fee() {
     let counter = RequestCounter::default();
     let app = spawn_app_counting(counter.clone()).await;
     let expert = bookable_expert(&app, 18_000, "usd").await;
+    three_days_before(&app);
     let bob = app.client("bob");
     counter.take();
     let held = book(
@@ -329,6 +337,7 @@ async fn a_stripe_failure_releases_the_hold_and_answers_502() {
 async fn duplicated_and_shuffled_webhooks_end_in_the_same_state() {
     let app = spawn_app().await;
     let expert = bookable_expert(&app, 18_000, "usd").await;
+    three_days_before(&app);
     let held = book(
         &app,
         &app.client("bob"),
@@ -426,4 +435,187 @@ async fn only_clients_book_only_bookable_experts_and_only_free_slots() {
     )
     .await
     .problem(StatusCode::CONFLICT, "expert-not-bookable");
+}
+
+async fn intent_status(app: &TestApp, secret: &str) -> String {
+    let intent = secret.split("_secret_").next().unwrap();
+    let body: Value = reqwest::Client::new()
+        .get(format!("{}/v1/payment_intents/{intent}", app.stripe_url))
+        .bearer_auth(local_stack::dev_server::LOCAL_STRIPE_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_hold_expires_its_intent_is_cancelled_and_the_slot_frees() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let held = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let secret = held.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = reminders::run(&app.services).await.unwrap();
+    assert_eq!(report.expired, 0, "nothing has lapsed yet");
+    app.clock
+        .advance(Duration::minutes(marketplace::booking::HOLD_MINUTES + 1));
+    // Even before any sweep, the lapsed hold no longer blocks the slot...
+    let slots = app
+        .get(
+            &format!(
+                "/v1/experts/{expert}/slots?from={}&to={}&duration=60&step=60",
+                monday_at(9, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                monday_at(10, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(slots.body["slots"].as_array().unwrap().len(), 1);
+    // ...and the sweep ends it: appointment expired, PaymentIntent cancelled.
+    let report = reminders::run(&app.services).await.unwrap();
+    assert_eq!((report.expired, report.confirmed), (1, 0));
+    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Expired);
+    assert_eq!(intent_status(&app, &secret).await, "canceled");
+    assert_eq!(
+        reminders::run(&app.services).await.unwrap().expired,
+        0,
+        "a sweep twice changes nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_hold_whose_webhook_was_missed_is_confirmed_by_the_sweep() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    three_days_before(&app);
+    let held = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let secret = held.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.stripe.pause_deliveries(true);
+    assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
+    assert_eq!(
+        status_of(&app, &held).await,
+        AppointmentStatus::PendingPayment
+    );
+    app.clock
+        .advance(Duration::minutes(marketplace::booking::HOLD_MINUTES + 1));
+    let report = reminders::run(&app.services).await.unwrap();
+    assert_eq!((report.expired, report.confirmed), (0, 1));
+    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
+    assert_eq!(intent_status(&app, &secret).await, "requires_capture");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_after_the_slot_was_lost_is_given_back() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    three_days_before(&app);
+    let late = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let secret = late.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock
+        .advance(Duration::minutes(marketplace::booking::HOLD_MINUTES + 1));
+    book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+    assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
+    assert_eq!(status_of(&app, &late).await, AppointmentStatus::Cancelled);
+    assert_eq!(
+        intent_status(&app, &secret).await,
+        "canceled",
+        "the authorisation is released"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_within_six_days_are_captured_after_and_later_ones_at_booking() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    // Next Monday, at least a week ahead: charged at booking.
+    let far = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let far_secret = far.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.pay(&far_secret, "pm_card_visa").await, 200);
+    assert_eq!(intent_status(&app, &far_secret).await, "succeeded");
+    assert_eq!(status_of(&app, &far).await, AppointmentStatus::Confirmed);
+    // Seen from three days before the session: held, then captured with its 10% fee.
+    app.clock
+        .advance(monday_at(9, 0) - Utc::now() - Duration::days(3));
+    let near = book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(11, 0), 60),
+    )
+    .await;
+    let near_secret = near.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.pay(&near_secret, "pm_card_visa").await, 200);
+    assert_eq!(intent_status(&app, &near_secret).await, "requires_capture");
+    let id: AppointmentId = near.body["id"].as_str().unwrap().parse().unwrap();
+    let captured = app.services.bookings.capture(id).await.unwrap();
+    assert_eq!(captured.amount_received, 18_000);
+    let capture_event = app
+        .stripe
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "payment_intent.succeeded")
+        .find(|e| e["data"]["object"]["metadata"]["appointment_id"] == id.to_string())
+        .expect("capture reported");
+    assert_eq!(
+        capture_event["data"]["object"]["application_fee_amount"],
+        1800
+    );
+    assert_eq!(
+        app.services
+            .bookings
+            .capture(id)
+            .await
+            .unwrap()
+            .amount_received,
+        18_000,
+        "capturing twice is a no-op"
+    );
 }

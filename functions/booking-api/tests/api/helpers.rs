@@ -12,6 +12,7 @@ use http::{Method, Request, StatusCode, header};
 use local_stack::dev_server::{DevServer, DevServerOptions};
 use local_stack::stripe_server::StripeServer;
 use local_stack::{bootstrap, dev_jwt};
+use marketplace::clock::OffsetClock;
 use marketplace::store::dynamo::DynamoStore;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -27,6 +28,9 @@ pub struct TestApp {
     pub store: DynamoStore,
     pub stripe: Arc<StripeServer>,
     pub stripe_url: String,
+    pub services: marketplace::services::Services,
+    /// The services' clock: `advance` it to let holds expire.
+    pub clock: Arc<OffsetClock>,
 }
 
 #[derive(Clone)]
@@ -87,7 +91,12 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
             .interceptor(counter)
             .build(),
     );
-    let server = DevServer::bind(client, &table, DevServerOptions::for_tests(SECRET))
+    let clock = Arc::new(OffsetClock::default());
+    let options = DevServerOptions {
+        clock: clock.clone(),
+        ..DevServerOptions::for_tests(SECRET)
+    };
+    let server = DevServer::bind(client, &table, options)
         .await
         .expect("dev server");
     let app = TestApp {
@@ -96,6 +105,8 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         store: server.store.clone(),
         stripe: server.stripe.clone().expect("our Stripe test server"),
         stripe_url: server.stripe_url.clone(),
+        services: server.services.clone(),
+        clock,
     };
     // Served over HTTP too, so that the Stripe test server can deliver its webhooks.
     tokio::spawn(server.serve(std::future::pending()));

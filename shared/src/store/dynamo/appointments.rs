@@ -62,6 +62,10 @@ struct AppointmentRecord {
     gsi1sk: String,
     gsi2pk: String,
     gsi2sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4sk: Option<String>,
 }
 
 impl AppointmentRecord {
@@ -91,6 +95,9 @@ impl AppointmentRecord {
             gsi1sk: keys::by_start(a.start, &a.id),
             gsi2pk: keys::expert(&a.expert_id),
             gsi2sk: keys::by_start(a.start, &a.id),
+            gsi4pk: (a.status == AppointmentStatus::PendingPayment).then(|| keys::HOLDS.to_owned()),
+            gsi4sk: (a.status == AppointmentStatus::PendingPayment)
+                .then(|| keys::by_start(a.hold_expires_at, &a.id)),
         }
     }
 
@@ -223,12 +230,16 @@ impl DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":from", status_value(from)?)
             .expression_attribute_values(":to", status_value(appointment.status)?);
-        update = match &appointment.payment_intent {
-            Some(intent) => update
-                .update_expression("SET #status = :to, payment_intent = :intent")
-                .expression_attribute_values(":intent", string(intent)),
-            None => update.update_expression("SET #status = :to"),
-        };
+        let mut expression = "SET #status = :to".to_owned();
+        if let Some(intent) = &appointment.payment_intent {
+            expression.push_str(", payment_intent = :intent");
+            update = update.expression_attribute_values(":intent", string(intent));
+        }
+        if appointment.status != AppointmentStatus::PendingPayment {
+            // Out of the holds index once it is no longer a hold.
+            expression.push_str(" REMOVE gsi4pk, gsi4sk");
+        }
+        update = update.update_expression(expression);
         let mut items = vec![
             TransactWriteItem::builder()
                 .update(
@@ -274,6 +285,42 @@ impl DynamoStore {
                     .map_err(|e| StoreError::corrupt(&pk, e))
             })
             .transpose()
+    }
+
+    /// Holds whose expiry has passed, oldest first, at most `limit`.
+    pub async fn expired_holds(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<AppointmentId>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_HOLDS)
+            .key_condition_expression("gsi4pk = :holds AND gsi4sk < :now")
+            .expression_attribute_values(":holds", string(keys::HOLDS))
+            .expression_attribute_values(
+                ":now",
+                string(now.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            )
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("Query", e))?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| {
+                item.get("pk")?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix(keys::APPOINTMENT_PREFIX)?
+                    .parse()
+                    .ok()
+            })
+            .collect())
     }
 
     /// The appointment a client's Idempotency-Key created, with the request's fingerprint.

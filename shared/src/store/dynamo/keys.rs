@@ -9,6 +9,7 @@
 //! | busy time (calendars) | `EXPERT#<exp_id>`  | `BUSY#<end>#<source>#<ref>` |
 //! | claims of one UTC day | `EXPERT#<exp_id>`  | `BUSY#<yyyy-mm-dd>#claims` (versioned) |
 //! | appointment           | `APPT#<apt_id>`    | `APPT` (gsi1: `CLIENT#<sub>`/`<start>#<apt_id>`, gsi2: `EXPERT#<exp_id>`/`<start>#<apt_id>`) |
+//! | (gsi4 on appointments) | `HOLDS` / `<hold_expires_at>#<apt_id>` while pending_payment |
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
@@ -65,10 +66,15 @@ pub fn claims_day(date: NaiveDate) -> String {
 }
 
 pub const APPOINTMENT: &str = "APPT";
+pub const GSI_HOLDS: &str = "gsi4";
+/// The one partition of gsi4: every unpaid hold, ordered by expiry.
+pub const HOLDS: &str = "HOLDS";
 pub const IDEMPOTENT_BOOKING: &str = "BOOKING";
 
+pub const APPOINTMENT_PREFIX: &str = "APPT#";
+
 pub fn appointment(id: &AppointmentId) -> String {
-    format!("APPT#{id}")
+    format!("{APPOINTMENT_PREFIX}{id}")
 }
 
 pub fn idempotency(user: &UserId, key: &str) -> String {
