@@ -1,4 +1,5 @@
 # Sourced by the local stack's scripts: starts and stops moto in server mode on 127.0.0.1
+# (through infra/moto_server.py, which applies DynamoDB requests one at a time, as DynamoDB does)
 # and exports the AWS settings that point every SDK client at it.
 
 free_port() {
@@ -31,7 +32,7 @@ except urllib.error.HTTPError:
 # emulator_start VENV PORT LOG: starts moto and exports AWS_* for it; sets EMULATOR_PID.
 emulator_start() {
   local venv=$1 port=$2 log=$3
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  "$venv/bin/python" "$(dirname "${BASH_SOURCE[0]}")/moto_server.py" 127.0.0.1 "$port" >"$log" 2>&1 &
   EMULATOR_PID=$!
   wait_for_http "http://127.0.0.1:$port/moto-api/" "$EMULATOR_PID" "moto (log: $log)"
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"

@@ -98,7 +98,20 @@ impl PaymentService {
                 appointment_id,
                 intent,
                 ..
-            } => self.bookings.apply_payment(*appointment_id, intent).await?,
+            } => {
+                self.store
+                    .record_payment(*appointment_id, intent, event.created, self.clock.now())
+                    .await?;
+                self.bookings.apply_payment(*appointment_id, intent).await?
+            }
+            PaymentEvent::ChargeRefunded {
+                appointment_id,
+                amount_refunded,
+            } => {
+                self.store
+                    .record_refund(*appointment_id, *amount_refunded, self.clock.now())
+                    .await?
+            }
             PaymentEvent::Ignored { .. } => {}
         }
         self.store.record_event(&event.id, self.clock.now()).await?;

@@ -25,6 +25,11 @@ pub enum PaymentEvent {
         intent: PaymentIntentSummary,
         kind: String,
     },
+    /// Money went back to the client for one of our appointments.
+    ChargeRefunded {
+        appointment_id: AppointmentId,
+        amount_refunded: i64,
+    },
     /// A connected account's capabilities changed.
     AccountUpdated {
         account: String,
@@ -38,6 +43,7 @@ pub enum PaymentEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerifiedEvent {
     pub id: String,
+    /// Stripe's creation time (epoch seconds): orders events that arrive out of order.
     pub created: i64,
     pub event: PaymentEvent,
 }
@@ -82,6 +88,21 @@ fn meaning(kind: &str, object: EventObject) -> PaymentEvent {
                     appointment_id,
                     intent: (*intent).into(),
                     kind: kind.to_owned(),
+                },
+                None => PaymentEvent::Ignored {
+                    kind: kind.to_owned(),
+                },
+            }
+        }
+        EventObject::ChargeRefunded(charge) => {
+            match charge
+                .metadata
+                .get("appointment_id")
+                .and_then(|id| id.parse().ok())
+            {
+                Some(appointment_id) => PaymentEvent::ChargeRefunded {
+                    appointment_id,
+                    amount_refunded: charge.amount_refunded,
                 },
                 None => PaymentEvent::Ignored {
                     kind: kind.to_owned(),

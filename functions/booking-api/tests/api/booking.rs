@@ -133,6 +133,14 @@ async fn a_client_books_pays_and_the_webhook_confirms_with_a_ten_percent_fee() {
     assert_eq!(intent["capture_method"], "manual");
     assert_eq!(intent["metadata"]["appointment_id"], body["id"]);
     assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
+    let id: AppointmentId = body["id"].as_str().unwrap().parse().unwrap();
+    let (state, received, refunded) = app
+        .store
+        .payment_record(id)
+        .await
+        .unwrap()
+        .expect("payment record");
+    assert_eq!((state.as_str(), received, refunded), ("authorized", 0, 0));
 
     // The slot is gone for everyone else.
     let slots = app
@@ -617,5 +625,48 @@ async fn sessions_within_six_days_are_captured_after_and_later_ones_at_booking()
             .amount_received,
         18_000,
         "capturing twice is a no-op"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_for_a_lost_slot_is_refunded_in_full_and_recorded() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    // A session over a week ahead: charged at booking.
+    let late = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let secret = late.ok(StatusCode::CREATED)["payment_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock
+        .advance(Duration::minutes(marketplace::booking::HOLD_MINUTES + 1));
+    book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+    assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
+    app.stripe.settle().await;
+    assert_eq!(status_of(&app, &late).await, AppointmentStatus::Cancelled);
+    assert_eq!(app.stripe.request_count("POST /v1/refunds"), 1);
+    let id: AppointmentId = late.body["id"].as_str().unwrap().parse().unwrap();
+    let (state, received, refunded) = app
+        .store
+        .payment_record(id)
+        .await
+        .unwrap()
+        .expect("payment record");
+    assert_eq!(
+        (state.as_str(), received, refunded),
+        ("captured", 18_000, 18_000)
     );
 }

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub services: marketplace::services::Services,
     /// The services' clock: `advance` it to let holds expire.
     pub clock: Arc<OffsetClock>,
+    /// The secret the Stripe test server signs webhooks with.
+    pub webhook_secret: String,
 }
 
 #[derive(Clone)]
@@ -96,6 +98,7 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         clock: clock.clone(),
         ..DevServerOptions::for_tests(SECRET)
     };
+    let webhook_secret = options.webhook_secret.clone();
     let server = DevServer::bind(client, &table, options)
         .await
         .expect("dev server");
@@ -107,6 +110,7 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         stripe_url: server.stripe_url.clone(),
         services: server.services.clone(),
         clock,
+        webhook_secret,
     };
     // Served over HTTP too, so that the Stripe test server can deliver its webhooks.
     tokio::spawn(server.serve(std::future::pending()));

@@ -109,18 +109,56 @@ async fn webhooks_with_a_forged_or_missing_signature_change_nothing() {
         let response = crate::helpers::read(response).await;
         response.problem(StatusCode::BAD_REQUEST, "invalid-signature");
     }
-    // A correctly signed but stale event (t older than 300 s) is refused too.
-    let stale = local_stack::stripe_server::sign(&body, &["whsec_wrong".to_owned()], 1);
-    let response = tower::ServiceExt::oneshot(
-        app.gateway.clone(),
-        http::Request::post("/v1/webhooks/stripe")
-            .header("stripe-signature", stale)
-            .body(axum::body::Body::from(body))
-            .unwrap(),
+    // A real event, correctly signed but 301 s old, is refused; signed now with an old and the
+    // current secret (a rotation), it is accepted.
+    app.put("/v1/experts/me", Some(&app.expert("ada")), &profile_body())
+        .await
+        .ok(StatusCode::OK);
+    app.put(
+        "/v1/experts/me/availability",
+        Some(&app.expert("ada")),
+        &availability_body(),
     )
     .await
-    .unwrap();
-    crate::helpers::read(response)
-        .await
-        .problem(StatusCode::BAD_REQUEST, "invalid-signature");
+    .ok(StatusCode::OK);
+    app.onboard("ada").await;
+    let event = app
+        .stripe
+        .events()
+        .pop()
+        .expect("account.updated")
+        .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let post = |signature: String, body: String| {
+        let gateway = app.gateway.clone();
+        async move {
+            let request = http::Request::post("/v1/webhooks/stripe")
+                .header("stripe-signature", signature)
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            crate::helpers::read(tower::ServiceExt::oneshot(gateway, request).await.unwrap()).await
+        }
+    };
+    let secret = vec![app.webhook_secret.clone()];
+    post(
+        local_stack::stripe_server::sign(&event, &secret, now - 301),
+        event.clone(),
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "invalid-signature");
+    let rotation = vec!["whsec_retired".to_owned(), app.webhook_secret.clone()];
+    let accepted = post(
+        local_stack::stripe_server::sign(&event, &rotation, now),
+        event.clone(),
+    )
+    .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    // The same bytes with one character changed no longer verify.
+    let tampered = event.replacen("account.updated", "account.updatee", 1);
+    post(
+        local_stack::stripe_server::sign(&event, &secret, now),
+        tampered,
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "invalid-signature");
 }

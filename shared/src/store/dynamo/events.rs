@@ -1,9 +1,12 @@
-//! Processed Stripe events, kept 30 days (Stripe retries for 3) so redeliveries are skipped.
+//! Processed Stripe events, kept 30 days (Stripe retries for 3) so redeliveries are skipped;
+//! and the payment record of each appointment, as the latest event describes it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{DynamoStore, keys, string};
+use crate::ids::AppointmentId;
+use crate::payments::PaymentIntentSummary;
 use crate::store::StoreError;
 
 const KEEP_DAYS: i64 = 30;
@@ -38,5 +41,126 @@ impl DynamoStore {
             .await
             .map_err(|e| StoreError::request("PutItem", e))?;
         Ok(())
+    }
+}
+
+fn number(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+impl DynamoStore {
+    /// The appointment's payment as a PaymentIntent event describes it; an event older than
+    /// the one recorded changes nothing.
+    pub async fn record_payment(
+        &self,
+        appointment: AppointmentId,
+        intent: &PaymentIntentSummary,
+        event_created: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::appointment(&appointment)))
+            .key(keys::SK, string(keys::PAYMENT))
+            .update_expression(
+                "SET payment_intent = :intent, #state = :state, amount_capturable = :capturable, \
+                 amount_received = :received, event_created = :created, updated_at = :now",
+            )
+            .condition_expression(
+                "attribute_not_exists(event_created) OR event_created <= :created",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":intent", string(&intent.id))
+            .expression_attribute_values(
+                ":state",
+                string(format!("{:?}", intent.state).to_lowercase()),
+            )
+            .expression_attribute_values(":capturable", number(intent.amount_capturable))
+            .expression_attribute_values(":received", number(intent.amount_received))
+            .expression_attribute_values(":created", number(event_created))
+            .expression_attribute_values(":now", string(now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
+    /// Refunds only grow, so the largest amount reported wins whatever the order.
+    pub async fn record_refund(
+        &self,
+        appointment: AppointmentId,
+        amount_refunded: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::appointment(&appointment)))
+            .key(keys::SK, string(keys::PAYMENT))
+            .update_expression("SET amount_refunded = :refunded, updated_at = :now")
+            .condition_expression(
+                "attribute_not_exists(amount_refunded) OR amount_refunded < :refunded",
+            )
+            .expression_attribute_values(":refunded", number(amount_refunded))
+            .expression_attribute_values(":now", string(now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
+    /// The payment record: (state, amount_received, amount_refunded).
+    pub async fn payment_record(
+        &self,
+        appointment: AppointmentId,
+    ) -> Result<Option<(String, i64, i64)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::appointment(&appointment)))
+            .key(keys::SK, string(keys::PAYMENT))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(output.item.map(|item| {
+            let text = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let int = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_default()
+            };
+            (
+                text("state"),
+                int("amount_received"),
+                int("amount_refunded"),
+            )
+        }))
     }
 }

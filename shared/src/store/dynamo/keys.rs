@@ -10,6 +10,7 @@
 //! | claims of one UTC day | `EXPERT#<exp_id>`  | `BUSY#<yyyy-mm-dd>#claims` (versioned) |
 //! | appointment           | `APPT#<apt_id>`    | `APPT` (gsi1: `CLIENT#<sub>`/`<start>#<apt_id>`, gsi2: `EXPERT#<exp_id>`/`<start>#<apt_id>`) |
 //! | (gsi4 on appointments) | `HOLDS` / `<hold_expires_at>#<apt_id>` while pending_payment |
+//! | payment of an appointment | `APPT#<apt_id>` | `PAYMENT` |
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
@@ -66,6 +67,8 @@ pub fn claims_day(date: NaiveDate) -> String {
 }
 
 pub const APPOINTMENT: &str = "APPT";
+/// The appointment's payment record, beside it in its partition.
+pub const PAYMENT: &str = "PAYMENT";
 pub const GSI_HOLDS: &str = "gsi4";
 /// The one partition of gsi4: every unpaid hold, ordered by expiry.
 pub const HOLDS: &str = "HOLDS";
