@@ -353,6 +353,16 @@ async fn test_control(
             server.fail_next(method, params.get("path").unwrap_or("/"), status);
             StatusCode::NO_CONTENT.into_response()
         }
+        // Sends a raised event again, as Stripe's retries do.
+        (&Method::POST, ["events", id, "redeliver"]) => {
+            match server.events().into_iter().find(|e| e["id"] == *id) {
+                Some(event) => {
+                    server.redeliver(event);
+                    StatusCode::NO_CONTENT.into_response()
+                }
+                None => json_response(missing("event", id)),
+            }
+        }
         (&Method::GET, ["requests"]) => {
             json_response((StatusCode::OK, json!(server.ledger().requests)))
         }

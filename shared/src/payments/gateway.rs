@@ -89,6 +89,8 @@ pub struct PaymentIntentSummary {
     pub id: String,
     pub client_secret: Option<String>,
     pub state: PaymentIntentState,
+    pub amount: i64,
+    pub application_fee_amount: Option<i64>,
     pub amount_capturable: i64,
     pub amount_received: i64,
 }
@@ -107,6 +109,8 @@ impl From<PaymentIntent> for PaymentIntentSummary {
             id: intent.id.as_str().to_owned(),
             client_secret: intent.client_secret,
             state,
+            amount: intent.amount,
+            application_fee_amount: intent.application_fee_amount,
             amount_capturable: intent.amount_capturable,
             amount_received: intent.amount_received,
         }

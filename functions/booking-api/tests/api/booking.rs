@@ -359,12 +359,23 @@ async fn duplicated_and_shuffled_webhooks_end_in_the_same_state() {
         .to_owned();
     assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
     assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
-    let events = app.stripe.events();
-    // Every event three more times, newest first.
-    for _ in 0..3 {
-        for event in events.iter().rev() {
-            app.stripe.redeliver(event.clone());
-        }
+    // Every event three more times, in a shuffled order (a fixed-seed Fisher-Yates, so a
+    // failure can be replayed).
+    let mut deliveries: Vec<Value> = app
+        .stripe
+        .events()
+        .into_iter()
+        .flat_map(|e| [e.clone(), e.clone(), e])
+        .collect();
+    let mut seed: u64 = 0x5eed;
+    for i in (1..deliveries.len()).rev() {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        deliveries.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    for event in deliveries {
+        app.stripe.redeliver(event);
     }
     app.stripe.settle().await;
     assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);

@@ -65,7 +65,8 @@ impl DynamoStore {
             .key(keys::PK, string(keys::appointment(&appointment)))
             .key(keys::SK, string(keys::PAYMENT))
             .update_expression(
-                "SET payment_intent = :intent, #state = :state, amount_capturable = :capturable, \
+                "SET payment_intent = :intent, #state = :state, amount = :amount, \
+                 application_fee_amount = :fee, amount_capturable = :capturable, \
                  amount_received = :received, event_created = :created, updated_at = :now",
             )
             .condition_expression(
@@ -76,6 +77,13 @@ impl DynamoStore {
             .expression_attribute_values(
                 ":state",
                 string(format!("{:?}", intent.state).to_lowercase()),
+            )
+            .expression_attribute_values(":amount", number(intent.amount))
+            .expression_attribute_values(
+                ":fee",
+                intent
+                    .application_fee_amount
+                    .map_or(AttributeValue::Null(true), number),
             )
             .expression_attribute_values(":capturable", number(intent.amount_capturable))
             .expression_attribute_values(":received", number(intent.amount_received))
