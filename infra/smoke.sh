@@ -37,7 +37,12 @@ assert p["display_name"] == "Alice", p
 assert p["hourly_rate"] == {"amount": 12000, "currency": "eur"}, p
 assert p["specializations"] == ["tax"], p
 PY
-grep -q "seeded demo expert" "$log" || fail "--seed seeded no demo experts"
+# Seeding runs once the server listens (the Stripe test server's webhooks need it): wait for it.
+for _ in $(seq 1 150); do
+  [ "$(grep -c "seeded demo expert" "$log")" -ge 3 ] && break
+  sleep 0.2
+done
+[ "$(grep -c "seeded demo expert" "$log")" -ge 3 ] || fail "--seed did not seed the 3 demo experts"
 # The demo experts went through payouts onboarding on the Stripe test server (webhooks
 # included), so search lists them.
 listed=$(curl -sf "$base/v1/experts") || fail "GET /v1/experts failed"
