@@ -171,6 +171,7 @@ async fn a_client_books_pays_and_the_webhook_confirms_with_a_ten_percent_fee() {
 async fn zero_decimal_currencies_are_priced_in_whole_yen() {
     let app = spawn_app().await;
     let expert = bookable_expert(&app, 12_345, "jpy").await;
+    three_days_before(&app);
     let held = book(
         &app,
         &app.client("bob"),
@@ -178,7 +179,7 @@ async fn zero_decimal_currencies_are_priced_in_whole_yen() {
         &booking(&expert, monday_at(9, 0), 30),
     )
     .await;
-    let body = held.ok(StatusCode::CREATED);
+    let body = held.ok(StatusCode::CREATED).clone();
     assert_eq!(body["total"], json!({"amount": 6173, "currency": "jpy"}));
     assert_eq!(
         body["platform_fee"],
@@ -187,6 +188,24 @@ async fn zero_decimal_currencies_are_priced_in_whole_yen() {
     assert_eq!(
         body["expert_earnings"],
         json!({"amount": 5556, "currency": "jpy"})
+    );
+    let secret = body["payment_client_secret"].as_str().unwrap();
+    assert_eq!(app.pay(secret, "pm_card_visa").await, 200);
+    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
+    let authorised = app
+        .stripe
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "payment_intent.amount_capturable_updated")
+        .expect("authorised");
+    let intent = &authorised["data"]["object"];
+    assert_eq!(
+        (intent["amount"].as_i64(), intent["currency"].as_str()),
+        (Some(6173), Some("jpy"))
+    );
+    assert_eq!(
+        intent["application_fee_amount"], 617,
+        "whole yen, no minor unit"
     );
 }
 

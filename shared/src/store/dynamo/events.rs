@@ -1,6 +1,9 @@
 //! Processed Stripe events, kept 30 days (Stripe retries for 3) so redeliveries are skipped;
 //! and the payment record of each appointment, as the latest event describes it.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
@@ -41,6 +44,22 @@ impl DynamoStore {
             .await
             .map_err(|e| StoreError::request("PutItem", e))?;
         Ok(())
+    }
+}
+
+/// A conditional update refused because the stored record is already newer is no error.
+fn newer_or_nothing<T>(
+    result: Result<T, SdkError<UpdateItemError, HttpResponse>>,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(StoreError::request("UpdateItem", e)),
     }
 }
 
@@ -91,16 +110,7 @@ impl DynamoStore {
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::request("UpdateItem", e)),
-        }
+        newer_or_nothing(result)
     }
 
     /// Refunds only grow, so the largest amount reported wins whatever the order.
@@ -124,16 +134,7 @@ impl DynamoStore {
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::request("UpdateItem", e)),
-        }
+        newer_or_nothing(result)
     }
 
     /// The payment record: (state, amount_received, amount_refunded).
