@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use marketplace::clock::{Clock, SystemClock};
 use marketplace::payments::{StripeGateway, StripeSettings};
-use marketplace::services::Services;
+use marketplace::services::{Links, Services};
 use marketplace::store::dynamo::DynamoStore;
 use tokio::net::TcpListener;
 
@@ -134,7 +134,10 @@ impl DevServer {
             store.clone(),
             StripeGateway::new(&stripe_settings)?,
             options.clock.clone(),
-            options.frontend_url.clone(),
+            Links {
+                frontend_url: options.frontend_url.clone(),
+                meeting_base_url: marketplace::config::DEFAULT_MEETING_BASE_URL.to_owned(),
+            },
         );
         if let Some(every) = options.sweep_every {
             let services = services.clone();

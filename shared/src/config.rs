@@ -17,7 +17,11 @@ pub struct Settings {
     pub stripe_webhook_secrets: Vec<String>,
     /// `FRONTEND_URL`: where Stripe sends experts back after onboarding.
     pub frontend_url: String,
+    /// `MEETING_BASE_URL`: the video provider's room URL prefix (Jitsi Meet by default).
+    pub meeting_base_url: String,
 }
+
+pub const DEFAULT_MEETING_BASE_URL: &str = "https://meet.jit.si";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -44,6 +48,8 @@ impl Settings {
                 .unwrap_or_default(),
             frontend_url: optional("FRONTEND_URL")
                 .unwrap_or_else(|| "http://localhost:5173".to_owned()),
+            meeting_base_url: optional("MEETING_BASE_URL")
+                .unwrap_or_else(|| DEFAULT_MEETING_BASE_URL.to_owned()),
         })
     }
 }

@@ -12,6 +12,14 @@ use crate::experts::{ExpertService, SearchService};
 use crate::payments::{PaymentError, PaymentService, StripeGateway};
 use crate::store::dynamo::DynamoStore;
 
+/// Where the services send people: the frontend (after Stripe onboarding) and the meeting
+/// rooms.
+#[derive(Clone, Debug)]
+pub struct Links {
+    pub frontend_url: String,
+    pub meeting_base_url: String,
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub accounts: AccountService,
@@ -27,10 +35,19 @@ impl Services {
         store: DynamoStore,
         gateway: StripeGateway,
         clock: Arc<dyn Clock>,
-        frontend_url: String,
+        links: Links,
     ) -> Self {
+        let Links {
+            frontend_url,
+            meeting_base_url,
+        } = links;
         let availability = AvailabilityService::new(store.clone(), clock.clone());
-        let bookings = BookingService::new(store.clone(), gateway.clone(), clock.clone());
+        let bookings = BookingService::new(
+            store.clone(),
+            gateway.clone(),
+            clock.clone(),
+            meeting_base_url,
+        );
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
             payments: PaymentService::new(
@@ -58,7 +75,10 @@ impl Services {
             store,
             StripeGateway::new(&settings.stripe)?,
             Arc::new(SystemClock),
-            settings.frontend_url.clone(),
+            Links {
+                frontend_url: settings.frontend_url.clone(),
+                meeting_base_url: settings.meeting_base_url.clone(),
+            },
         ))
     }
 }

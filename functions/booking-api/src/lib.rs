@@ -29,6 +29,16 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             "/v1/appointments",
             post(routes::appointments::book),
         ),
+        (
+            Method::GET,
+            "/v1/appointments",
+            get(routes::appointments::list),
+        ),
+        (
+            Method::GET,
+            "/v1/appointments/{id}",
+            get(routes::appointments::get_one),
+        ),
         (Method::GET, "/v1/experts", get(routes::experts::search)),
         (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
         (

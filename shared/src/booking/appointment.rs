@@ -122,10 +122,34 @@ pub struct Appointment {
     /// The Stripe PaymentIntent, once a webhook has named it.
     #[serde(skip)]
     pub payment_intent: Option<String>,
+    /// The unguessable meeting room name (80 random bits); the link is shown to the two
+    /// parties once the appointment is confirmed.
+    #[serde(skip)]
+    pub meeting_room: String,
     pub created_at: DateTime<Utc>,
 }
 
 impl Appointment {
+    /// The join link, for a confirmed or completed appointment.
+    pub fn meeting_url(&self, base: &str) -> Option<String> {
+        matches!(
+            self.status,
+            AppointmentStatus::Confirmed | AppointmentStatus::Completed
+        )
+        .then(|| {
+            format!(
+                "{}/expert-session-{}",
+                base.trim_end_matches('/'),
+                self.meeting_room
+            )
+        })
+    }
+
+    /// Whether `user` is one of the two parties (the client, or the expert behind `expert`).
+    pub fn involves(&self, user: &UserId, expert: Option<ExpertId>) -> bool {
+        &self.client == user || expert == Some(self.expert_id)
+    }
+
     /// This appointment's claim: a hold until paid, then permanent.
     pub fn claim(&self) -> Claim {
         Claim {
@@ -157,6 +181,7 @@ impl Appointment {
             price,
             hold_expires_at: now + Duration::minutes(HOLD_MINUTES),
             payment_intent: None,
+            meeting_room: format!("{:020x}", ulid::Ulid::new().random()),
             created_at: now,
         }
     }

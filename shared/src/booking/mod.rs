@@ -2,12 +2,17 @@
 //! booking impossible, and the booking service.
 
 mod appointment;
+mod dashboard;
 mod pricing;
 mod service;
 
 pub use appointment::{
     Appointment, AppointmentStatus, BookingInput, BookingRequest, Claim, ClaimDay, HOLD_MINUTES,
     days_touched,
+};
+pub use dashboard::{
+    AppointmentPage, AppointmentView, DashboardInput, DashboardQuery, Role, ViewInput,
+    encode_cursor,
 };
 pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
 pub use service::{Booked, BookingService, HOLD_AND_CAPTURE_DAYS, SweepReport};

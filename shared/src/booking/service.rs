@@ -3,9 +3,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::{Appointment, AppointmentStatus, BookingInput, ClaimDay, days_touched, price};
+use super::{
+    Appointment, AppointmentPage, AppointmentStatus, AppointmentView, BookingInput, ClaimDay,
+    DashboardInput, Role, days_touched, encode_cursor, price,
+};
 use crate::auth::{Caller, Group};
 use crate::availability::{SlotRequest, free_slots};
 use crate::clock::Clock;
@@ -15,7 +19,7 @@ use crate::payments::{
     AuthorizationRequest, CaptureTiming, PaymentIntentState, PaymentIntentSummary, StripeGateway,
 };
 use crate::store::StoreError;
-use crate::store::dynamo::{BookOutcome, DynamoStore};
+use crate::store::dynamo::{BookOutcome, DashboardOwner, DynamoStore};
 use crate::validation::ValidationErrors;
 
 /// Sessions starting within this many days of booking are authorised and captured after the
@@ -43,15 +47,123 @@ pub struct BookingService {
     store: DynamoStore,
     gateway: StripeGateway,
     clock: Arc<dyn Clock>,
+    /// Meeting rooms live under this URL (Jitsi Meet by default: no account needed).
+    meeting_base_url: String,
 }
 
 impl BookingService {
-    pub fn new(store: DynamoStore, gateway: StripeGateway, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: DynamoStore,
+        gateway: StripeGateway,
+        clock: Arc<dyn Clock>,
+        meeting_base_url: String,
+    ) -> Self {
         Self {
             store,
             gateway,
             clock,
+            meeting_base_url,
         }
+    }
+
+    /// The caller's appointments in start order, as client (default for clients) or expert.
+    pub async fn dashboard(
+        &self,
+        caller: &Caller,
+        input: DashboardInput,
+    ) -> Result<AppointmentPage, ServiceError> {
+        let query = input.parse()?;
+        let role = query.role.unwrap_or(if caller.is_in(Group::Clients) {
+            Role::Client
+        } else {
+            Role::Expert
+        });
+        let owner = match role {
+            Role::Client => DashboardOwner::Client(caller.user_id.clone()),
+            Role::Expert => {
+                caller.require(Group::Experts)?;
+                let expert = self
+                    .store
+                    .expert_id_of(&caller.user_id)
+                    .await?
+                    .ok_or(ServiceError::ProfileRequired)?;
+                DashboardOwner::Expert(expert)
+            }
+        };
+        let zone = self.viewer_zone(caller, query.zone).await?;
+        let after = match query.after {
+            Some((_, id)) => self.store.appointment(id).await?,
+            None => None,
+        };
+        let (appointments, more) = self
+            .store
+            .appointments_page(
+                &owner,
+                (query.from, query.to),
+                query.status,
+                after.as_ref(),
+                query.limit,
+            )
+            .await?;
+        let next_cursor = appointments.last().filter(|_| more).map(encode_cursor);
+        Ok(AppointmentPage {
+            appointments: appointments
+                .into_iter()
+                .map(|a| AppointmentView::new(a, role, zone, &self.meeting_base_url))
+                .collect(),
+            next_cursor,
+        })
+    }
+
+    /// One appointment, for its two parties only; anyone else gets "not found", so ids reveal
+    /// nothing.
+    pub async fn appointment_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+        zone: Option<Tz>,
+    ) -> Result<AppointmentView, ServiceError> {
+        let id: AppointmentId = id
+            .parse()
+            .map_err(|_| ServiceError::NotFound("appointment"))?;
+        let appointment = self
+            .store
+            .appointment(id)
+            .await?
+            .ok_or(ServiceError::NotFound("appointment"))?;
+        let own_expert = if caller.is_in(Group::Experts) {
+            self.store.expert_id_of(&caller.user_id).await?
+        } else {
+            None
+        };
+        if !appointment.involves(&caller.user_id, own_expert) {
+            return Err(ServiceError::NotFound("appointment"));
+        }
+        let role = if appointment.client == caller.user_id {
+            Role::Client
+        } else {
+            Role::Expert
+        };
+        let zone = self.viewer_zone(caller, zone).await?;
+        Ok(AppointmentView::new(
+            appointment,
+            role,
+            zone,
+            &self.meeting_base_url,
+        ))
+    }
+
+    /// The zone asked for, else the one in the caller's account, else UTC.
+    async fn viewer_zone(&self, caller: &Caller, asked: Option<Tz>) -> Result<Tz, ServiceError> {
+        if let Some(zone) = asked {
+            return Ok(zone);
+        }
+        Ok(self
+            .store
+            .account(&caller.user_id)
+            .await?
+            .and_then(|a| a.settings)
+            .map_or(chrono_tz::UTC, |s| s.time_zone))
     }
 
     /// Holds the slot (one Query, one transaction) and creates its PaymentIntent (one Stripe

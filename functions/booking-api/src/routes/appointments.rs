@@ -1,13 +1,15 @@
 //! `/v1/appointments`: booking.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
-use marketplace::booking::{Booked, BookingInput};
+use marketplace::booking::{
+    AppointmentPage, AppointmentView, Booked, BookingInput, DashboardInput, ViewInput,
+};
 use marketplace::services::Services;
 
 use crate::error::ApiError;
-use crate::extract::{Client, JsonBody};
+use crate::extract::{Client, JsonBody, QueryParams, SignedIn};
 
 pub async fn book(
     State(services): State<Services>,
@@ -18,4 +20,27 @@ pub async fn book(
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let booked = services.bookings.book(&caller, key, input).await?;
     Ok((StatusCode::CREATED, Json(booked)))
+}
+
+pub async fn list(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    QueryParams(input): QueryParams<DashboardInput>,
+) -> Result<Json<AppointmentPage>, ApiError> {
+    Ok(Json(services.bookings.dashboard(&caller, input).await?))
+}
+
+pub async fn get_one(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    QueryParams(input): QueryParams<ViewInput>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    let zone = input.parse()?;
+    Ok(Json(
+        services
+            .bookings
+            .appointment_for(&caller, &id, zone)
+            .await?,
+    ))
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{RequestCounter, TestApp, TestResponse, User, spawn_app, spawn_app_counting};
 
 /// A bookable expert in London: Mondays 09:00-17:00, 30/60-minute slots, 15 minutes after.
-async fn bookable_expert(app: &TestApp, rate: i64, currency: &str) -> String {
+pub async fn bookable_expert(app: &TestApp, rate: i64, currency: &str) -> String {
     let ada = app.expert("ada");
     let profile = app
         .put(
@@ -36,7 +36,7 @@ async fn bookable_expert(app: &TestApp, rate: i64, currency: &str) -> String {
     id
 }
 
-fn monday_at(hour: u32, minute: u32) -> DateTime<Utc> {
+pub fn monday_at(hour: u32, minute: u32) -> DateTime<Utc> {
     let mut day = (Utc::now() + Duration::days(7)).date_naive();
     while day.weekday() != Weekday::Mon {
         day = day.succ_opt().unwrap();
@@ -50,17 +50,17 @@ fn monday_at(hour: u32, minute: u32) -> DateTime<Utc> {
 
 /// Moves the services' clock to three days before the Monday sessions: close enough to be
 /// authorised now and captured after the session.
-fn three_days_before(app: &TestApp) {
+pub fn three_days_before(app: &TestApp) {
     app.clock
         .advance(monday_at(9, 0) - Utc::now() - Duration::days(3));
 }
 
-fn booking(expert: &str, start: DateTime<Utc>, minutes: u32) -> Value {
+pub fn booking(expert: &str, start: DateTime<Utc>, minutes: u32) -> Value {
     json!({"expert_id": expert, "start": start.to_rfc3339(), "duration_minutes": minutes,
            "notes": "About my tax return."})
 }
 
-async fn book(app: &TestApp, client: &User, key: Option<&str>, body: &Value) -> TestResponse {
+pub async fn book(app: &TestApp, client: &User, key: Option<&str>, body: &Value) -> TestResponse {
     let mut request = http::Request::builder()
         .method(Method::POST)
         .uri("/v1/appointments")

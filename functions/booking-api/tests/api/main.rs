@@ -2,6 +2,7 @@
 //! authorizer, lambda_http's adapter), on a fresh table in moto. `make test` starts moto.
 
 mod accounts;
+mod appointments;
 mod auth;
 mod availability;
 mod booking;

@@ -57,6 +57,8 @@ struct AppointmentRecord {
     hold_expires_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payment_intent: Option<String>,
+    #[serde(default)]
+    meeting_room: String,
     created_at: DateTime<Utc>,
     gsi1pk: String,
     gsi1sk: String,
@@ -90,6 +92,7 @@ impl AppointmentRecord {
             expert_earnings: a.price.expert_earnings.amount,
             hold_expires_at: a.hold_expires_at,
             payment_intent: a.payment_intent.clone(),
+            meeting_room: a.meeting_room.clone(),
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
             gsi1sk: keys::by_start(a.start, &a.id),
@@ -122,9 +125,17 @@ impl AppointmentRecord {
             },
             hold_expires_at: self.hold_expires_at,
             payment_intent: self.payment_intent,
+            meeting_room: self.meeting_room,
             created_at: self.created_at,
         }
     }
+}
+
+/// Whose dashboard.
+#[derive(Clone, Debug)]
+pub enum DashboardOwner {
+    Client(UserId),
+    Expert(ExpertId),
 }
 
 /// What became of a booking transaction.
@@ -285,6 +296,76 @@ impl DynamoStore {
                     .map_err(|e| StoreError::corrupt(&pk, e))
             })
             .transpose()
+    }
+
+    /// One page of a dashboard: a client's (gsi1) or an expert's (gsi2) appointments in start
+    /// order, starting in `[from, to)`, optionally of one status, after `after` (the last
+    /// appointment of the previous page). Returns the page and whether more may follow.
+    pub async fn appointments_page(
+        &self,
+        owner: &DashboardOwner,
+        range: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+        status: Option<AppointmentStatus>,
+        after: Option<&Appointment>,
+        limit: i32,
+    ) -> Result<(Vec<Appointment>, bool), StoreError> {
+        let (index, pk_name, sk_name, pk) = match owner {
+            DashboardOwner::Client(user) => {
+                ("gsi1", "gsi1pk", "gsi1sk", keys::client_appointments(user))
+            }
+            DashboardOwner::Expert(expert) => ("gsi2", "gsi2pk", "gsi2sk", keys::expert(expert)),
+        };
+        let low = range.0.map_or_else(
+            || "0".to_owned(),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+        let high = range.1.map_or_else(
+            || "~".to_owned(),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!(
+                "{pk_name} = :pk AND {sk_name} BETWEEN :low AND :high"
+            ))
+            .expression_attribute_values(":pk", string(&pk))
+            .expression_attribute_values(":low", string(low))
+            // Keys are `<start>#<id>`: everything starting before `to` sorts below `to`.
+            .expression_attribute_values(":high", string(high))
+            .limit(limit);
+        if let Some(status) = status {
+            request = request
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", status_value(status)?);
+        }
+        if let Some(last) = after {
+            let sort = keys::by_start(last.start, &last.id);
+            request = request
+                .exclusive_start_key(keys::PK, string(keys::appointment(&last.id)))
+                .exclusive_start_key(keys::SK, string(keys::APPOINTMENT))
+                .exclusive_start_key(pk_name, string(&pk))
+                .exclusive_start_key(sk_name, string(sort));
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| StoreError::request("Query", e))?;
+        let more = output.last_evaluated_key.is_some();
+        let appointments = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, AppointmentRecord>(item)
+                    .map(AppointmentRecord::into_appointment)
+                    .map_err(|e| StoreError::corrupt(&pk, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((appointments, more))
     }
 
     /// Holds whose expiry has passed, oldest first, at most `limit`.

@@ -6,7 +6,7 @@ mod events;
 mod experts;
 pub mod keys;
 
-pub use appointments::BookOutcome;
+pub use appointments::{BookOutcome, DashboardOwner};
 pub use experts::ExpertSchedule;
 
 use aws_sdk_dynamodb::Client;
