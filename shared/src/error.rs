@@ -20,6 +20,9 @@ pub enum ServiceError {
     /// The expert cannot take bookings: no weekly hours or payouts not enabled.
     #[error("this expert is not taking bookings")]
     NotBookable,
+    /// The appointment no longer holds its time (cancelled, expired, completed).
+    #[error("this appointment can no longer be cancelled")]
+    NotCancellable,
     /// The slot is not (or no longer) free.
     #[error("this slot is not available")]
     SlotUnavailable,

@@ -97,6 +97,13 @@ impl IntoResponse for ApiError {
                 error.to_string(),
                 &[],
             ),
+            ApiError::Service(error @ ServiceError::NotCancellable) => (
+                StatusCode::CONFLICT,
+                "not-cancellable",
+                "Not cancellable",
+                error.to_string(),
+                &[],
+            ),
             ApiError::Service(error @ ServiceError::SlotUnavailable) => (
                 StatusCode::CONFLICT,
                 "slot-unavailable",

@@ -39,6 +39,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             "/v1/appointments/{id}",
             get(routes::appointments::get_one),
         ),
+        (
+            Method::POST,
+            "/v1/appointments/{id}/cancel",
+            post(routes::appointments::cancel),
+        ),
         (Method::GET, "/v1/experts", get(routes::experts::search)),
         (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
         (

@@ -124,6 +124,16 @@ impl StripeServer {
         self.deliveries.send(endpoint.clone(), event);
     }
 
+    /// Every refund made, with what was asked of it (`metadata.test_*`).
+    pub fn refunds(&self) -> Vec<Value> {
+        self.ledger().objects.refunds()
+    }
+
+    /// A PaymentIntent as the server holds it now.
+    pub fn payment_intent(&self, id: &str) -> Option<Value> {
+        self.ledger().objects.payment_intent(id)
+    }
+
     /// Every event raised so far, delivered or not.
     pub fn events(&self) -> Vec<Value> {
         self.deliveries.sent()

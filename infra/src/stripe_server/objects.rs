@@ -40,6 +40,7 @@ pub struct Objects {
     accounts: HashMap<String, Value>,
     payment_intents: HashMap<String, Value>,
     charges: HashMap<String, Value>,
+    refunds: Vec<Value>,
 }
 
 pub fn event(kind: &str, object: &Value, account: Option<&str>) -> Value {
@@ -60,6 +61,10 @@ pub fn event(kind: &str, object: &Value, account: Option<&str>) -> Value {
 impl Objects {
     pub fn account(&self, id: &str) -> Option<Value> {
         self.accounts.get(id).cloned()
+    }
+
+    pub fn refunds(&self) -> Vec<Value> {
+        self.refunds.clone()
     }
 
     pub fn payment_intent(&self, id: &str) -> Option<Value> {
@@ -381,6 +386,7 @@ impl Objects {
         refund["metadata"]["test_reverse_transfer"] =
             json!(params.flag("reverse_transfer").to_string());
         events.push((false, event("charge.refunded", &charge, None)));
+        self.refunds.push(refund.clone());
         (StatusCode::OK, refund)
     }
 

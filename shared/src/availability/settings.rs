@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::booking::{CancellationPolicy, PolicyInput};
 use crate::validation::{self, ValidationErrors};
 
 pub const MAX_RULES: usize = 70;
@@ -117,6 +118,7 @@ pub struct AvailabilitySettings {
     pub slot_durations: Vec<u32>,
     /// Sorted by start.
     pub blocked: Vec<BlockedRange>,
+    pub cancellation_policy: CancellationPolicy,
 }
 
 /// `PUT /v1/experts/me/availability` as sent; also the form we store and return.
@@ -136,6 +138,12 @@ pub struct AvailabilityInput {
     pub slot_durations: Vec<i64>,
     #[serde(default)]
     pub blocked: Vec<BlockedInput>,
+    #[serde(default = "default_policy")]
+    pub cancellation_policy: PolicyInput,
+}
+
+fn default_policy() -> PolicyInput {
+    CancellationPolicy::default().into()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -176,6 +184,7 @@ impl AvailabilitySettings {
             horizon_days: DEFAULT_HORIZON_DAYS as u32,
             slot_durations: vec![DEFAULT_SLOT_MINUTES as u32],
             blocked: Vec::new(),
+            cancellation_policy: CancellationPolicy::default(),
         }
     }
 }
@@ -216,6 +225,9 @@ impl AvailabilityInput {
         let horizon_days = u32::try_from(self.horizon_days.clamp(1, MAX_HORIZON_DAYS)).unwrap_or(1);
         let slot_durations = parse_slot_durations(&mut errors, &self.slot_durations);
         let blocked = parse_blocked(&mut errors, &self.blocked);
+        let cancellation_policy = self
+            .cancellation_policy
+            .parse(&mut errors, "/cancellation_policy");
         errors.finish(AvailabilitySettings {
             rules,
             buffer_before_minutes,
@@ -224,6 +236,7 @@ impl AvailabilityInput {
             horizon_days,
             slot_durations,
             blocked,
+            cancellation_policy,
         })
     }
 }
@@ -368,6 +381,7 @@ impl From<AvailabilitySettings> for AvailabilityInput {
                     end: b.end.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
                 })
                 .collect(),
+            cancellation_policy: settings.cancellation_policy.into(),
         }
     }
 }

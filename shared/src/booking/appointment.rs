@@ -5,9 +5,11 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::policy::{CancellationPolicy, Canceller};
 use super::pricing::Price;
 use crate::availability::{AvailabilitySettings, Interval};
 use crate::ids::{AppointmentId, ExpertId, UserId};
+use crate::money::Money;
 use crate::validation::{self, ValidationErrors};
 
 /// How long an unpaid booking holds its time.
@@ -126,7 +128,35 @@ pub struct Appointment {
     /// parties once the appointment is confirmed.
     #[serde(skip)]
     pub meeting_room: String,
+    /// The expert's policy when the booking was made: it governs this booking's refunds.
+    pub cancellation_policy: CancellationPolicy,
+    pub cancellation: Option<Cancellation>,
     pub created_at: DateTime<Utc>,
+}
+
+/// `POST /v1/appointments/{id}/cancel` as sent.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelInput {
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl CancelInput {
+    pub fn parse(&self) -> Result<String, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let reason = validation::text(&mut errors, "/reason", &self.reason, false, 1_000);
+        errors.finish(reason)
+    }
+}
+
+/// Who cancelled, why, and what went back to the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub by: Canceller,
+    pub reason: String,
+    pub refund: Money,
+    pub at: DateTime<Utc>,
 }
 
 impl Appointment {
@@ -164,10 +194,11 @@ impl Appointment {
     pub fn hold(
         request: &BookingRequest,
         client: UserId,
-        occupancy: Interval,
+        settings: &AvailabilitySettings,
         price: Price,
         now: DateTime<Utc>,
     ) -> Appointment {
+        let occupancy = request.occupancy(settings);
         Appointment {
             id: AppointmentId::new(),
             expert_id: request.expert_id,
@@ -182,6 +213,8 @@ impl Appointment {
             hold_expires_at: now + Duration::minutes(HOLD_MINUTES),
             payment_intent: None,
             meeting_room: format!("{:020x}", ulid::Ulid::new().random()),
+            cancellation_policy: settings.cancellation_policy,
+            cancellation: None,
             created_at: now,
         }
     }

@@ -3,16 +3,18 @@
 
 mod appointment;
 mod dashboard;
+mod policy;
 mod pricing;
 mod service;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, BookingInput, BookingRequest, Claim, ClaimDay, HOLD_MINUTES,
-    days_touched,
+    Appointment, AppointmentStatus, BookingInput, BookingRequest, CancelInput, Cancellation, Claim,
+    ClaimDay, HOLD_MINUTES, days_touched,
 };
 pub use dashboard::{
     AppointmentPage, AppointmentView, DashboardInput, DashboardQuery, Role, ViewInput,
     encode_cursor,
 };
+pub use policy::{CancellationPolicy, Canceller, PolicyInput, Settlement};
 pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
 pub use service::{Booked, BookingService, HOLD_AND_CAPTURE_DAYS, SweepReport};

@@ -7,14 +7,15 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::{
-    Appointment, AppointmentPage, AppointmentStatus, AppointmentView, BookingInput, ClaimDay,
-    DashboardInput, Role, days_touched, encode_cursor, price,
+    Appointment, AppointmentPage, AppointmentStatus, AppointmentView, BookingInput, CancelInput,
+    Cancellation, Canceller, ClaimDay, DashboardInput, Role, days_touched, encode_cursor, price,
 };
 use crate::auth::{Caller, Group};
 use crate::availability::{SlotRequest, free_slots};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::AppointmentId;
+use crate::money::Money;
 use crate::payments::{
     AuthorizationRequest, CaptureTiming, PaymentIntentState, PaymentIntentSummary, StripeGateway,
 };
@@ -242,9 +243,9 @@ impl BookingService {
                         e.to_string(),
                     ))
                 })?;
-            let occupancy = request.occupancy(settings);
             let appointment =
-                Appointment::hold(&request, caller.user_id.clone(), occupancy, price, now);
+                Appointment::hold(&request, caller.user_id.clone(), settings, price, now);
+            let occupancy = appointment.occupancy;
             let days = claim_lists(&schedule.claim_days, &appointment, now);
             if days
                 .iter()
@@ -393,6 +394,103 @@ impl BookingService {
         self.start_payment(appointment, destination).await
     }
 
+    /// Cancels an appointment for one of its parties. Money follows the booking's policy
+    /// (the expert cancelling always refunds in full): an authorisation is cancelled, or
+    /// captured in part with the fee recomputed, never captured and then refunded; a charge
+    /// is refunded with the transfer and the fee reversed in proportion. The time is released
+    /// in the same transaction as the state change.
+    pub async fn cancel(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: CancelInput,
+    ) -> Result<AppointmentView, ServiceError> {
+        let reason = input.parse()?;
+        let view = self.appointment_for(caller, id, None).await?;
+        let appointment = view.appointment;
+        if !appointment.status.holds_time() {
+            return Err(ServiceError::NotCancellable);
+        }
+        let by = match view.role {
+            Role::Client => Canceller::Client,
+            Role::Expert => Canceller::Expert,
+        };
+        let now = self.clock.now();
+        let settlement = appointment.cancellation_policy.settle(
+            appointment.price.total.amount,
+            by,
+            now,
+            appointment.start,
+        );
+        let intent = self.current_intent(&appointment).await?;
+        let refunded = match &intent {
+            None => 0,
+            Some(intent) => match intent.state {
+                PaymentIntentState::AwaitingPayment | PaymentIntentState::InProgress => {
+                    self.gateway.cancel(&intent.id).await?;
+                    0
+                }
+                PaymentIntentState::Authorized if settlement.kept == 0 => {
+                    self.gateway.cancel(&intent.id).await?;
+                    settlement.refund
+                }
+                PaymentIntentState::Authorized => {
+                    self.gateway
+                        .capture(&intent.id, settlement.kept, settlement.fee_on_kept)
+                        .await?;
+                    settlement.refund
+                }
+                PaymentIntentState::Captured if settlement.refund > 0 => {
+                    self.gateway
+                        .refund(&intent.id, Some(settlement.refund))
+                        .await?;
+                    settlement.refund
+                }
+                PaymentIntentState::Captured | PaymentIntentState::Canceled => 0,
+            },
+        };
+        let cancellation = Cancellation {
+            by,
+            reason,
+            refund: Money::new(refunded, appointment.price.total.currency),
+            at: now,
+        };
+        self.transition(
+            appointment.id,
+            AppointmentStatus::Cancelled,
+            intent.as_ref().map(|i| i.id.as_str()),
+            Some(cancellation),
+        )
+        .await?;
+        self.appointment_for(caller, id, None).await
+    }
+
+    /// The appointment's PaymentIntent as Stripe sees it now. Before any webhook named it, the
+    /// same idempotent create finds it.
+    async fn current_intent(
+        &self,
+        appointment: &Appointment,
+    ) -> Result<Option<PaymentIntentSummary>, ServiceError> {
+        let id = match &appointment.payment_intent {
+            Some(id) => id.clone(),
+            None => {
+                let Some(destination) = self
+                    .store
+                    .profile(appointment.expert_id)
+                    .await?
+                    .and_then(|p| p.stripe_account)
+                else {
+                    return Ok(None);
+                };
+                self.gateway
+                    .authorize(&authorization(appointment, destination))
+                    .await?
+                    .id
+            }
+        };
+        Ok(Some(self.gateway.retrieve(&id).await?))
+    }
+
     /// What a verified PaymentIntent event means for its appointment. Idempotent: a state
     /// already reached is left alone.
     pub async fn apply_payment(
@@ -430,6 +528,17 @@ impl BookingService {
         target: AppointmentStatus,
         payment_intent: Option<&str>,
     ) -> Result<(), ServiceError> {
+        self.transition(id, target, payment_intent, None).await
+    }
+
+    /// `move_to`, recording a cancellation with the state change.
+    async fn transition(
+        &self,
+        id: AppointmentId,
+        target: AppointmentStatus,
+        payment_intent: Option<&str>,
+        cancellation: Option<Cancellation>,
+    ) -> Result<(), ServiceError> {
         for _ in 0..ATTEMPTS {
             let now = self.clock.now();
             let Some(mut appointment) = self.store.appointment(id).await? else {
@@ -450,6 +559,9 @@ impl BookingService {
             appointment.status = target;
             if let Some(intent) = payment_intent {
                 appointment.payment_intent = Some(intent.to_owned());
+            }
+            if cancellation.is_some() {
+                appointment.cancellation = cancellation.clone();
             }
             let dates = days_touched(&appointment.occupancy);
             let days = self.store.claim_days(appointment.expert_id, &dates).await?;
@@ -521,7 +633,7 @@ impl BookingService {
             PaymentIntentState::Authorized | PaymentIntentState::AwaitingPayment => {
                 self.gateway.cancel(intent).await?;
             }
-            PaymentIntentState::Captured => self.gateway.refund_in_full(intent).await?,
+            PaymentIntentState::Captured => self.gateway.refund(intent, None).await?,
             PaymentIntentState::Canceled | PaymentIntentState::InProgress => {}
         }
         Ok(())

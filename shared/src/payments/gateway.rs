@@ -244,20 +244,30 @@ impl StripeGateway {
             .amount_to_capture(amount)
             .application_fee_amount(application_fee)
             .customize()
-            .request_strategy(key(&["capture", payment_intent])?)
+            .request_strategy(key(&["capture", payment_intent, &amount.to_string()])?)
             .send(&self.client)
             .await?
             .into())
     }
 
-    /// Refunds everything captured, pulling back the expert's transfer and the platform fee.
-    pub async fn refund_in_full(&self, payment_intent: &str) -> Result<(), PaymentError> {
-        CreateRefund::new()
+    /// Refunds `amount` (everything left when `None`), pulling back the expert's transfer and
+    /// the platform fee in proportion.
+    pub async fn refund(
+        &self,
+        payment_intent: &str,
+        amount: Option<i64>,
+    ) -> Result<(), PaymentError> {
+        let mut request = CreateRefund::new()
             .payment_intent(payment_intent)
             .refund_application_fee(true)
-            .reverse_transfer(true)
+            .reverse_transfer(true);
+        if let Some(amount) = amount {
+            request = request.amount(amount);
+        }
+        let which = amount.map_or_else(|| "rest".to_owned(), |a| a.to_string());
+        request
             .customize()
-            .request_strategy(key(&["refund", payment_intent])?)
+            .request_strategy(key(&["refund", payment_intent, &which])?)
             .send(&self.client)
             .await?;
         Ok(())

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
 use marketplace::booking::{
-    AppointmentPage, AppointmentView, Booked, BookingInput, DashboardInput, ViewInput,
+    AppointmentPage, AppointmentView, Booked, BookingInput, CancelInput, DashboardInput, ViewInput,
 };
 use marketplace::services::Services;
 
@@ -43,4 +43,13 @@ pub async fn get_one(
             .appointment_for(&caller, &id, zone)
             .await?,
     ))
+}
+
+pub async fn cancel(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<CancelInput>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    Ok(Json(services.bookings.cancel(&caller, &id, input).await?))
 }

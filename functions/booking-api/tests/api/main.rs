@@ -6,6 +6,7 @@ mod appointments;
 mod auth;
 mod availability;
 mod booking;
+mod cancel;
 mod helpers;
 mod lambda_events;
 mod openapi;

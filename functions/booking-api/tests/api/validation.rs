@@ -156,6 +156,16 @@ const AVAILABILITY_CASES: &[(&str, Mutation, &str)] = &[
         |b| b["buffer_after_minutes"] = json!(2.5),
         "/buffer_after_minutes",
     ),
+    (
+        "partial window longer than full",
+        |b| b["cancellation_policy"] = json!({"full_refund_hours": 2, "partial_refund_hours": 24, "partial_refund_percent": 50}),
+        "/cancellation_policy/partial_refund_hours",
+    ),
+    (
+        "refund over 100%",
+        |b| b["cancellation_policy"] = json!({"full_refund_hours": 24, "partial_refund_hours": 2, "partial_refund_percent": 101}),
+        "/cancellation_policy/partial_refund_percent",
+    ),
 ];
 
 const ACCOUNT_CASES: &[(&str, Mutation, &str)] = &[

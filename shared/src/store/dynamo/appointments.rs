@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{DynamoStore, keys, string};
 use crate::availability::Interval;
-use crate::booking::{Appointment, AppointmentStatus, Claim, ClaimDay, Price};
+use crate::booking::{
+    Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Price,
+};
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
 use crate::store::StoreError;
@@ -59,6 +61,10 @@ struct AppointmentRecord {
     payment_intent: Option<String>,
     #[serde(default)]
     meeting_room: String,
+    #[serde(default)]
+    cancellation_policy: CancellationPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancellation: Option<Cancellation>,
     created_at: DateTime<Utc>,
     gsi1pk: String,
     gsi1sk: String,
@@ -93,6 +99,8 @@ impl AppointmentRecord {
             hold_expires_at: a.hold_expires_at,
             payment_intent: a.payment_intent.clone(),
             meeting_room: a.meeting_room.clone(),
+            cancellation_policy: a.cancellation_policy,
+            cancellation: a.cancellation.clone(),
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
             gsi1sk: keys::by_start(a.start, &a.id),
@@ -126,6 +134,8 @@ impl AppointmentRecord {
             hold_expires_at: self.hold_expires_at,
             payment_intent: self.payment_intent,
             meeting_room: self.meeting_room,
+            cancellation_policy: self.cancellation_policy,
+            cancellation: self.cancellation,
             created_at: self.created_at,
         }
     }
@@ -245,6 +255,14 @@ impl DynamoStore {
         if let Some(intent) = &appointment.payment_intent {
             expression.push_str(", payment_intent = :intent");
             update = update.expression_attribute_values(":intent", string(intent));
+        }
+        if let Some(cancellation) = &appointment.cancellation {
+            expression.push_str(", cancellation = :cancellation");
+            update = update.expression_attribute_values(
+                ":cancellation",
+                serde_dynamo::to_attribute_value(cancellation)
+                    .map_err(|e| StoreError::corrupt(keys::appointment(&appointment.id), e))?,
+            );
         }
         if appointment.status != AppointmentStatus::PendingPayment {
             // Out of the holds index once it is no longer a hold.
