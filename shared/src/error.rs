@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// The appointment no longer holds its time (cancelled, expired, completed).
     #[error("this appointment can no longer be cancelled")]
     NotCancellable,
+    /// A session that is not confirmed, or not started yet.
+    #[error("{0}")]
+    NotCompletable(&'static str),
     /// The slot is not (or no longer) free.
     #[error("this slot is not available")]
     SlotUnavailable,

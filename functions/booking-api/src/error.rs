@@ -104,6 +104,13 @@ impl IntoResponse for ApiError {
                 error.to_string(),
                 &[],
             ),
+            ApiError::Service(ServiceError::NotCompletable(why)) => (
+                StatusCode::CONFLICT,
+                "not-completable",
+                "Not completable",
+                (*why).to_owned(),
+                &[],
+            ),
             ApiError::Service(error @ ServiceError::SlotUnavailable) => (
                 StatusCode::CONFLICT,
                 "slot-unavailable",

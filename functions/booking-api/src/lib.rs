@@ -44,6 +44,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             "/v1/appointments/{id}/cancel",
             post(routes::appointments::cancel),
         ),
+        (
+            Method::POST,
+            "/v1/appointments/{id}/complete",
+            post(routes::appointments::complete),
+        ),
         (Method::GET, "/v1/experts", get(routes::experts::search)),
         (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
         (

@@ -14,6 +14,9 @@ use crate::validation::{self, ValidationErrors};
 
 /// How long an unpaid booking holds its time.
 pub const HOLD_MINUTES: i64 = 15;
+/// A confirmed session completes by itself this long after its end, unless the expert did
+/// it before (or, later, the client reports a problem).
+pub const AUTO_COMPLETE_HOURS: i64 = 24;
 pub const MAX_NOTES_CHARS: usize = 2_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,7 +134,35 @@ pub struct Appointment {
     /// The expert's policy when the booking was made: it governs this booking's refunds.
     pub cancellation_policy: CancellationPolicy,
     pub cancellation: Option<Cancellation>,
+    pub completion: Option<Completion>,
     pub created_at: DateTime<Utc>,
+}
+
+/// How a session ended: marked by the expert (who may report a no-show) or completed
+/// automatically after `AUTO_COMPLETE_HOURS`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    pub automatic: bool,
+    pub client_no_show: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /v1/appointments/{id}/complete` as sent.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteInput {
+    /// The client did not show up: the session is paid as held (no refund).
+    #[serde(default)]
+    pub client_no_show: bool,
+}
+
+/// What the sweep has to look at an appointment for, and from when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepDue {
+    /// An unpaid hold that lapses.
+    HoldExpiry(DateTime<Utc>),
+    /// A confirmed session to complete automatically.
+    Completion(DateTime<Utc>),
 }
 
 /// `POST /v1/appointments/{id}/cancel` as sent.
@@ -160,6 +191,17 @@ pub struct Cancellation {
 }
 
 impl Appointment {
+    /// When the reminders sweep must act on this appointment, if ever.
+    pub fn sweep_due(&self) -> Option<SweepDue> {
+        match self.status {
+            AppointmentStatus::PendingPayment => Some(SweepDue::HoldExpiry(self.hold_expires_at)),
+            AppointmentStatus::Confirmed => Some(SweepDue::Completion(
+                self.end + Duration::hours(AUTO_COMPLETE_HOURS),
+            )),
+            _ => None,
+        }
+    }
+
     /// The join link, for a confirmed or completed appointment.
     pub fn meeting_url(&self, base: &str) -> Option<String> {
         matches!(
@@ -215,6 +257,7 @@ impl Appointment {
             meeting_room: format!("{:020x}", ulid::Ulid::new().random()),
             cancellation_policy: settings.cancellation_policy,
             cancellation: None,
+            completion: None,
             created_at: now,
         }
     }

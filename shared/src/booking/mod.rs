@@ -8,8 +8,8 @@ mod pricing;
 mod service;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, BookingInput, BookingRequest, CancelInput, Cancellation, Claim,
-    ClaimDay, HOLD_MINUTES, days_touched,
+    AUTO_COMPLETE_HOURS, Appointment, AppointmentStatus, BookingInput, BookingRequest, CancelInput,
+    Cancellation, Claim, ClaimDay, CompleteInput, Completion, HOLD_MINUTES, SweepDue, days_touched,
 };
 pub use dashboard::{
     AppointmentPage, AppointmentView, DashboardInput, DashboardQuery, Role, ViewInput,

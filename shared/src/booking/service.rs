@@ -7,8 +7,9 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::{
-    Appointment, AppointmentPage, AppointmentStatus, AppointmentView, BookingInput, CancelInput,
-    Cancellation, Canceller, ClaimDay, DashboardInput, Role, days_touched, encode_cursor, price,
+    AUTO_COMPLETE_HOURS, Appointment, AppointmentPage, AppointmentStatus, AppointmentView,
+    BookingInput, CancelInput, Cancellation, Canceller, ClaimDay, CompleteInput, Completion,
+    DashboardInput, Role, days_touched, encode_cursor, price,
 };
 use crate::auth::{Caller, Group};
 use crate::availability::{SlotRequest, free_slots};
@@ -20,6 +21,7 @@ use crate::payments::{
     AuthorizationRequest, CaptureTiming, PaymentIntentState, PaymentIntentSummary, StripeGateway,
 };
 use crate::store::StoreError;
+use crate::store::dynamo::keys;
 use crate::store::dynamo::{BookOutcome, DashboardOwner, DynamoStore};
 use crate::validation::ValidationErrors;
 
@@ -299,7 +301,28 @@ impl BookingService {
     pub async fn expire_holds(&self) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
-        for id in self.store.expired_holds(now, SWEEP_BATCH).await? {
+        for id in self
+            .store
+            .sweep_due(keys::COMPLETIONS, now, SWEEP_BATCH)
+            .await?
+        {
+            let Some(appointment) = self.store.appointment(id).await? else {
+                continue;
+            };
+            if appointment.status == AppointmentStatus::Confirmed
+                && appointment.end + Duration::hours(AUTO_COMPLETE_HOURS) <= now
+            {
+                let completion = Completion {
+                    automatic: true,
+                    client_no_show: false,
+                    at: now,
+                };
+                if self.finish(appointment, completion).await? {
+                    report.completed += 1;
+                }
+            }
+        }
+        for id in self.store.sweep_due(keys::HOLDS, now, SWEEP_BATCH).await? {
             let Some(appointment) = self.store.appointment(id).await? else {
                 continue;
             };
@@ -465,6 +488,70 @@ impl BookingService {
         self.appointment_for(caller, id, None).await
     }
 
+    /// The expert marks a session done (from its scheduled start), optionally reporting that
+    /// the client did not show up; the payment is captured.
+    pub async fn complete(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: CompleteInput,
+    ) -> Result<AppointmentView, ServiceError> {
+        let view = self.appointment_for(caller, id, None).await?;
+        if view.role != Role::Expert {
+            return Err(ServiceError::Forbidden(
+                "only the expert marks a session complete".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let appointment = view.appointment;
+        if appointment.status != AppointmentStatus::Confirmed {
+            return Err(ServiceError::NotCompletable(
+                "only a confirmed session can be completed",
+            ));
+        }
+        if now < appointment.start {
+            return Err(ServiceError::NotCompletable(
+                "a session can be completed from its start",
+            ));
+        }
+        let completion = Completion {
+            automatic: false,
+            client_no_show: input.client_no_show,
+            at: now,
+        };
+        self.finish(appointment, completion).await?;
+        self.appointment_for(caller, id, None).await
+    }
+
+    /// Captures what is still only authorised, then records the completion. Safe to run twice
+    /// at once: the capture's Idempotency-Key makes Stripe capture once, and only one status
+    /// change from `confirmed` wins. Returns whether this call completed it.
+    async fn finish(
+        &self,
+        appointment: Appointment,
+        completion: Completion,
+    ) -> Result<bool, ServiceError> {
+        if let Some(intent) = self.current_intent(&appointment).await?
+            && intent.state == PaymentIntentState::Authorized
+        {
+            self.gateway
+                .capture(
+                    &intent.id,
+                    appointment.price.total.amount,
+                    appointment.price.platform_fee.amount,
+                )
+                .await?;
+        }
+        self.transition_with(
+            appointment.id,
+            AppointmentStatus::Completed,
+            None,
+            None,
+            Some(completion),
+        )
+        .await
+    }
+
     /// The appointment's PaymentIntent as Stripe sees it now. Before any webhook named it, the
     /// same idempotent create finds it.
     async fn current_intent(
@@ -539,11 +626,24 @@ impl BookingService {
         payment_intent: Option<&str>,
         cancellation: Option<Cancellation>,
     ) -> Result<(), ServiceError> {
+        self.transition_with(id, target, payment_intent, cancellation, None)
+            .await
+            .map(drop)
+    }
+
+    async fn transition_with(
+        &self,
+        id: AppointmentId,
+        target: AppointmentStatus,
+        payment_intent: Option<&str>,
+        cancellation: Option<Cancellation>,
+        completion: Option<Completion>,
+    ) -> Result<bool, ServiceError> {
         for _ in 0..ATTEMPTS {
             let now = self.clock.now();
             let Some(mut appointment) = self.store.appointment(id).await? else {
                 tracing::warn!(appointment_id = %id, "payment event for an unknown appointment");
-                return Ok(());
+                return Ok(false);
             };
             let from = appointment.status;
             let allowed = match target {
@@ -551,10 +651,11 @@ impl BookingService {
                     from == AppointmentStatus::PendingPayment
                 }
                 AppointmentStatus::Cancelled => from.holds_time(),
+                AppointmentStatus::Completed => from == AppointmentStatus::Confirmed,
                 _ => false,
             };
             if !allowed {
-                return Ok(());
+                return Ok(false);
             }
             appointment.status = target;
             if let Some(intent) = payment_intent {
@@ -562,6 +663,9 @@ impl BookingService {
             }
             if cancellation.is_some() {
                 appointment.cancellation = cancellation.clone();
+            }
+            if completion.is_some() {
+                appointment.completion = completion.clone();
             }
             let dates = days_touched(&appointment.occupancy);
             let days = self.store.claim_days(appointment.expert_id, &dates).await?;
@@ -591,7 +695,7 @@ impl BookingService {
                 {
                     self.give_back(intent).await?;
                 }
-                return Ok(());
+                return Ok(true);
             }
         }
         Err(StoreError::Contention(id.to_string()).into())
@@ -644,6 +748,8 @@ impl BookingService {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     pub expired: usize,
+    /// Sessions completed (and captured) automatically.
+    pub completed: usize,
     /// Holds that were in fact paid (a missed or late webhook).
     pub confirmed: usize,
 }

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
 use marketplace::booking::{
-    AppointmentPage, AppointmentView, Booked, BookingInput, CancelInput, DashboardInput, ViewInput,
+    AppointmentPage, AppointmentView, Booked, BookingInput, CancelInput, CompleteInput,
+    DashboardInput, ViewInput,
 };
 use marketplace::services::Services;
 
@@ -52,4 +53,13 @@ pub async fn cancel(
     JsonBody(input): JsonBody<CancelInput>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     Ok(Json(services.bookings.cancel(&caller, &id, input).await?))
+}
+
+pub async fn complete(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<CompleteInput>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    Ok(Json(services.bookings.complete(&caller, &id, input).await?))
 }

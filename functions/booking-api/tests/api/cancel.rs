@@ -175,3 +175,125 @@ async fn every_cancellation_window_moves_exactly_the_policys_money() {
         }
     }
 }
+
+async fn complete(app: &TestApp, user: &User, id: &str, no_show: bool) -> TestResponse {
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/v1/appointments/{id}/complete"))
+        .header("content-type", "application/json");
+    app.send_request(
+        request,
+        Some(user),
+        json!({"client_no_show": no_show}).to_string().into_bytes(),
+    )
+    .await
+}
+
+/// A confirmed, authorised booking for Monday 09:00 seen from three days before.
+async fn confirmed(app: &TestApp) -> (String, String) {
+    let expert = bookable_expert(app, 18_000, "usd").await;
+    three_days_before(app);
+    let held = book(
+        app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let held = held.ok(StatusCode::CREATED).clone();
+    let secret = held["payment_client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
+    let intent = secret.split("_secret_").next().unwrap().to_owned();
+    (held["id"].as_str().unwrap().to_owned(), intent)
+}
+
+fn captures_of(app: &TestApp, intent: &str) -> usize {
+    app.stripe
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "payment_intent.succeeded" && e["data"]["object"]["id"] == intent)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expert_completes_from_the_start_and_the_payment_is_captured_once() {
+    let app = spawn_app().await;
+    let (id, intent) = confirmed(&app).await;
+    complete(&app, &app.expert("ada"), &id, false)
+        .await
+        .problem(StatusCode::CONFLICT, "not-completable");
+    complete(&app, &app.client("bob"), &id, false)
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    complete(&app, &app.client("mallory"), &id, false)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+    // After the session: the expert's click and an (early) sweep at the same moment.
+    app.clock.advance(
+        monday_at(10, 5) + Duration::hours(marketplace::booking::AUTO_COMPLETE_HOURS)
+            - app.clock.now(),
+    );
+    let ada = app.expert("ada");
+    let (clicked, swept) = tokio::join!(
+        complete(&app, &ada, &id, true),
+        reminders::run(&app.services)
+    );
+    // Whichever came second either saw it completed or lost the status change: never a
+    // second capture, never a 500.
+    match clicked.status {
+        StatusCode::OK => assert_eq!(clicked.body["status"], "completed"),
+        _ => {
+            clicked.problem(StatusCode::CONFLICT, "not-completable");
+        }
+    }
+    let swept = swept.unwrap();
+    app.stripe.settle().await;
+    assert_eq!(captures_of(&app, &intent), 1, "captured exactly once");
+    let stored = app.stripe.payment_intent(&intent).unwrap();
+    assert_eq!(
+        (
+            stored["amount_received"].as_i64(),
+            stored["application_fee_amount"].as_i64()
+        ),
+        (Some(18_000), Some(1_800))
+    );
+    let completion = &app
+        .get(&format!("/v1/appointments/{id}"), Some(&app.client("bob")))
+        .await
+        .body["completion"];
+    assert!(swept.completed <= 1);
+    assert_eq!(
+        completion["client_no_show"],
+        swept.completed == 0,
+        "{completion}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncompleted_session_completes_itself_a_day_after_its_end() {
+    let app = spawn_app().await;
+    let (id, intent) = confirmed(&app).await;
+    app.clock
+        .advance(monday_at(10, 0) + Duration::hours(23) - app.clock.now());
+    assert_eq!(
+        reminders::run(&app.services).await.unwrap().completed,
+        0,
+        "not yet"
+    );
+    app.clock.advance(Duration::hours(2));
+    let (first, second) =
+        tokio::join!(reminders::run(&app.services), reminders::run(&app.services));
+    assert_eq!(
+        first.unwrap().completed + second.unwrap().completed,
+        1,
+        "two overlapping sweeps complete once"
+    );
+    app.stripe.settle().await;
+    assert_eq!(captures_of(&app, &intent), 1);
+    let view = app
+        .get(&format!("/v1/appointments/{id}"), Some(&app.expert("ada")))
+        .await;
+    let view = view.ok(StatusCode::OK);
+    assert_eq!(view["status"], "completed");
+    assert_eq!(view["completion"]["automatic"], true);
+}

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::{DynamoStore, keys, string};
 use crate::availability::Interval;
 use crate::booking::{
-    Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Price,
+    Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
+    Price, SweepDue,
 };
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
@@ -65,6 +66,8 @@ struct AppointmentRecord {
     cancellation_policy: CancellationPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cancellation: Option<Cancellation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    completion: Option<Completion>,
     created_at: DateTime<Utc>,
     gsi1pk: String,
     gsi1sk: String,
@@ -101,14 +104,14 @@ impl AppointmentRecord {
             meeting_room: a.meeting_room.clone(),
             cancellation_policy: a.cancellation_policy,
             cancellation: a.cancellation.clone(),
+            completion: a.completion.clone(),
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
             gsi1sk: keys::by_start(a.start, &a.id),
             gsi2pk: keys::expert(&a.expert_id),
             gsi2sk: keys::by_start(a.start, &a.id),
-            gsi4pk: (a.status == AppointmentStatus::PendingPayment).then(|| keys::HOLDS.to_owned()),
-            gsi4sk: (a.status == AppointmentStatus::PendingPayment)
-                .then(|| keys::by_start(a.hold_expires_at, &a.id)),
+            gsi4pk: a.sweep_due().map(|due| due_keys(due, &a.id).0),
+            gsi4sk: a.sweep_due().map(|due| due_keys(due, &a.id).1),
         }
     }
 
@@ -136,6 +139,7 @@ impl AppointmentRecord {
             meeting_room: self.meeting_room,
             cancellation_policy: self.cancellation_policy,
             cancellation: self.cancellation,
+            completion: self.completion,
             created_at: self.created_at,
         }
     }
@@ -264,9 +268,25 @@ impl DynamoStore {
                     .map_err(|e| StoreError::corrupt(keys::appointment(&appointment.id), e))?,
             );
         }
-        if appointment.status != AppointmentStatus::PendingPayment {
-            // Out of the holds index once it is no longer a hold.
-            expression.push_str(" REMOVE gsi4pk, gsi4sk");
+        if let Some(completion) = &appointment.completion {
+            expression.push_str(", completion = :completion");
+            update = update.expression_attribute_values(
+                ":completion",
+                serde_dynamo::to_attribute_value(completion)
+                    .map_err(|e| StoreError::corrupt(keys::appointment(&appointment.id), e))?,
+            );
+        }
+        // The sweep index follows the status: a hold's expiry, a confirmed session's
+        // completion, or nothing.
+        match appointment.sweep_due() {
+            Some(due) => {
+                let (pk, sk) = due_keys(due, &appointment.id);
+                expression.push_str(", gsi4pk = :due_pk, gsi4sk = :due_sk");
+                update = update
+                    .expression_attribute_values(":due_pk", string(pk))
+                    .expression_attribute_values(":due_sk", string(sk));
+            }
+            None => expression.push_str(" REMOVE gsi4pk, gsi4sk"),
         }
         update = update.update_expression(expression);
         let mut items = vec![
@@ -386,9 +406,11 @@ impl DynamoStore {
         Ok((appointments, more))
     }
 
-    /// Holds whose expiry has passed, oldest first, at most `limit`.
-    pub async fn expired_holds(
+    /// Appointments whose sweep time of kind `kind` (`HOLDS` or `COMPLETIONS`) has passed,
+    /// oldest first, at most `limit`.
+    pub async fn sweep_due(
         &self,
+        kind: &str,
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<AppointmentId>, StoreError> {
@@ -396,9 +418,9 @@ impl DynamoStore {
             .client
             .query()
             .table_name(&self.table)
-            .index_name(keys::GSI_HOLDS)
-            .key_condition_expression("gsi4pk = :holds AND gsi4sk < :now")
-            .expression_attribute_values(":holds", string(keys::HOLDS))
+            .index_name(keys::GSI_DUE)
+            .key_condition_expression("gsi4pk = :kind AND gsi4sk < :now")
+            .expression_attribute_values(":kind", string(kind))
             .expression_attribute_values(
                 ":now",
                 string(now.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
@@ -526,6 +548,14 @@ impl DynamoStore {
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+/// gsi4 keys: the sweep's partition for this kind, then `<when>#<id>`.
+fn due_keys(due: SweepDue, id: &AppointmentId) -> (String, String) {
+    match due {
+        SweepDue::HoldExpiry(at) => (keys::HOLDS.to_owned(), keys::by_start(at, id)),
+        SweepDue::Completion(at) => (keys::COMPLETIONS.to_owned(), keys::by_start(at, id)),
     }
 }
 

@@ -9,7 +9,7 @@
 //! | busy time (calendars) | `EXPERT#<exp_id>`  | `BUSY#<end>#<source>#<ref>` |
 //! | claims of one UTC day | `EXPERT#<exp_id>`  | `BUSY#<yyyy-mm-dd>#claims` (versioned) |
 //! | appointment           | `APPT#<apt_id>`    | `APPT` (gsi1: `CLIENT#<sub>`/`<start>#<apt_id>`, gsi2: `EXPERT#<exp_id>`/`<start>#<apt_id>`) |
-//! | (gsi4 on appointments) | `HOLDS` / `<hold_expires_at>#<apt_id>` while pending_payment |
+//! | (gsi4 on appointments) | `HOLDS` / `<hold expiry>#<apt_id>` while pending_payment, `COMPLETIONS` / `<end + 24 h>#<apt_id>` while confirmed |
 //! | payment of an appointment | `APPT#<apt_id>` | `PAYMENT` |
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
@@ -69,9 +69,12 @@ pub fn claims_day(date: NaiveDate) -> String {
 pub const APPOINTMENT: &str = "APPT";
 /// The appointment's payment record, beside it in its partition.
 pub const PAYMENT: &str = "PAYMENT";
-pub const GSI_HOLDS: &str = "gsi4";
-/// The one partition of gsi4: every unpaid hold, ordered by expiry.
+/// gsi4: what the reminders sweep must act on, by when (sparse).
+pub const GSI_DUE: &str = "gsi4";
+/// Unpaid holds by expiry.
 pub const HOLDS: &str = "HOLDS";
+/// Confirmed sessions by the time they complete automatically.
+pub const COMPLETIONS: &str = "COMPLETIONS";
 pub const IDEMPOTENT_BOOKING: &str = "BOOKING";
 
 pub const APPOINTMENT_PREFIX: &str = "APPT#";
