@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// The appointment no longer holds its time (cancelled, expired, completed).
     #[error("this appointment can no longer be cancelled")]
     NotCancellable,
+    /// The appointment cannot move now.
+    #[error("{0}")]
+    NotReschedulable(&'static str),
     /// A session that is not confirmed, or not started yet.
     #[error("{0}")]
     NotCompletable(&'static str),

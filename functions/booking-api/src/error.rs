@@ -104,6 +104,13 @@ impl IntoResponse for ApiError {
                 error.to_string(),
                 &[],
             ),
+            ApiError::Service(ServiceError::NotReschedulable(why)) => (
+                StatusCode::CONFLICT,
+                "not-reschedulable",
+                "Cannot move this appointment",
+                (*why).to_owned(),
+                &[],
+            ),
             ApiError::Service(ServiceError::NotCompletable(why)) => (
                 StatusCode::CONFLICT,
                 "not-completable",

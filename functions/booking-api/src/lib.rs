@@ -49,6 +49,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             "/v1/appointments/{id}/complete",
             post(routes::appointments::complete),
         ),
+        (
+            Method::POST,
+            "/v1/appointments/{id}/reschedule",
+            post(routes::appointments::reschedule),
+        ),
         (Method::GET, "/v1/experts", get(routes::experts::search)),
         (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
         (

@@ -14,6 +14,9 @@ use crate::validation::{self, ValidationErrors};
 
 /// How long an unpaid booking holds its time.
 pub const HOLD_MINUTES: i64 = 15;
+/// Sessions starting within this many days of booking are authorised and captured after the
+/// session; later ones are charged at booking (an authorisation lapses after about 7 days).
+pub const HOLD_AND_CAPTURE_DAYS: i64 = 6;
 /// A confirmed session completes by itself this long after its end, unless the expert did
 /// it before (or, later, the client reports a problem).
 pub const AUTO_COMPLETE_HOURS: i64 = 24;
@@ -131,6 +134,9 @@ pub struct Appointment {
     /// parties once the appointment is confirmed.
     #[serde(skip)]
     pub meeting_room: String,
+    /// Charged when booked (the session was too far ahead for an authorisation to last), or
+    /// authorised now and captured after the session. Decided once, at booking.
+    pub charged_at_booking: bool,
     /// The expert's policy when the booking was made: it governs this booking's refunds.
     pub cancellation_policy: CancellationPolicy,
     pub cancellation: Option<Cancellation>,
@@ -145,6 +151,26 @@ pub struct Completion {
     pub automatic: bool,
     pub client_no_show: bool,
     pub at: DateTime<Utc>,
+}
+
+/// `POST /v1/appointments/{id}/reschedule` as sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleInput {
+    pub start: String,
+}
+
+impl RescheduleInput {
+    pub fn parse(&self) -> Result<DateTime<Utc>, ValidationErrors> {
+        DateTime::parse_from_rfc3339(&self.start)
+            .map(|t| t.to_utc())
+            .map_err(|_| {
+                ValidationErrors::single(
+                    "/start",
+                    "must be an RFC 3339 instant such as 2026-12-01T09:00:00Z",
+                )
+            })
+    }
 }
 
 /// `POST /v1/appointments/{id}/complete` as sent.
@@ -222,6 +248,20 @@ impl Appointment {
         &self.client == user || expert == Some(self.expert_id)
     }
 
+    /// The same appointment at another start: same duration, same buffers around it.
+    pub fn moved_to(&self, start: DateTime<Utc>) -> Appointment {
+        let shift = start - self.start;
+        Appointment {
+            start,
+            end: self.end + shift,
+            occupancy: Interval {
+                start: self.occupancy.start + shift,
+                end: self.occupancy.end + shift,
+            },
+            ..self.clone()
+        }
+    }
+
     /// This appointment's claim: a hold until paid, then permanent.
     pub fn claim(&self) -> Claim {
         Claim {
@@ -255,6 +295,7 @@ impl Appointment {
             hold_expires_at: now + Duration::minutes(HOLD_MINUTES),
             payment_intent: None,
             meeting_room: format!("{:020x}", ulid::Ulid::new().random()),
+            charged_at_booking: request.start - now > Duration::days(HOLD_AND_CAPTURE_DAYS),
             cancellation_policy: settings.cancellation_policy,
             cancellation: None,
             completion: None,

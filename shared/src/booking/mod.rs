@@ -9,7 +9,8 @@ mod service;
 
 pub use appointment::{
     AUTO_COMPLETE_HOURS, Appointment, AppointmentStatus, BookingInput, BookingRequest, CancelInput,
-    Cancellation, Claim, ClaimDay, CompleteInput, Completion, HOLD_MINUTES, SweepDue, days_touched,
+    Cancellation, Claim, ClaimDay, CompleteInput, Completion, HOLD_AND_CAPTURE_DAYS, HOLD_MINUTES,
+    RescheduleInput, SweepDue, days_touched,
 };
 pub use dashboard::{
     AppointmentPage, AppointmentView, DashboardInput, DashboardQuery, Role, ViewInput,
@@ -17,4 +18,4 @@ pub use dashboard::{
 };
 pub use policy::{CancellationPolicy, Canceller, PolicyInput, Settlement};
 pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
-pub use service::{Booked, BookingService, HOLD_AND_CAPTURE_DAYS, SweepReport};
+pub use service::{Booked, BookingService, SweepReport};

@@ -9,9 +9,11 @@ use serde::Serialize;
 use super::{
     AUTO_COMPLETE_HOURS, Appointment, AppointmentPage, AppointmentStatus, AppointmentView,
     BookingInput, CancelInput, Cancellation, Canceller, ClaimDay, CompleteInput, Completion,
-    DashboardInput, Role, days_touched, encode_cursor, price,
+    DashboardInput, HOLD_AND_CAPTURE_DAYS, RescheduleInput, Role, days_touched, encode_cursor,
+    price,
 };
 use crate::auth::{Caller, Group};
+use crate::availability::{AvailabilitySettings, Interval};
 use crate::availability::{SlotRequest, free_slots};
 use crate::clock::Clock;
 use crate::error::ServiceError;
@@ -24,10 +26,6 @@ use crate::store::StoreError;
 use crate::store::dynamo::keys;
 use crate::store::dynamo::{BookOutcome, DashboardOwner, DynamoStore};
 use crate::validation::ValidationErrors;
-
-/// Sessions starting within this many days of booking are authorised and captured after the
-/// session; later ones are charged at booking (an authorisation would lapse first).
-pub const HOLD_AND_CAPTURE_DAYS: i64 = 6;
 
 /// Reads and retries of one booking or transition before giving up.
 const ATTEMPTS: usize = 6;
@@ -488,6 +486,118 @@ impl BookingService {
         self.appointment_for(caller, id, None).await
     }
 
+    /// Moves an appointment to another free start, same duration: the new time is claimed
+    /// and the old one released in one transaction, or nothing changes (409). The client may
+    /// move it while a cancellation would still be refunded in full; the expert until it
+    /// starts. The payment stays; an authorisation must not outlive its card, so a held
+    /// payment cannot move beyond six days after booking.
+    pub async fn reschedule(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: RescheduleInput,
+    ) -> Result<AppointmentView, ServiceError> {
+        let new_start = input.parse()?;
+        for _ in 0..ATTEMPTS {
+            let view = self.appointment_for(caller, id, None).await?;
+            let appointment = view.appointment;
+            let now = self.clock.now();
+            if !appointment.status.holds_time() {
+                return Err(ServiceError::NotReschedulable(
+                    "only a booked session can be moved",
+                ));
+            }
+            let client_deadline = appointment.start
+                - Duration::hours(appointment.cancellation_policy.full_refund_hours.into());
+            match view.role {
+                Role::Client if now > client_deadline => {
+                    return Err(ServiceError::NotReschedulable(
+                        "too close to the session: clients may move it while a cancellation is fully refunded",
+                    ));
+                }
+                Role::Expert if now >= appointment.start => {
+                    return Err(ServiceError::NotReschedulable("the session has started"));
+                }
+                _ => {}
+            }
+            if capture_timing(&appointment) == CaptureTiming::AfterSession
+                && new_start - appointment.created_at > Duration::days(HOLD_AND_CAPTURE_DAYS)
+            {
+                return Err(ServiceError::NotReschedulable(
+                    "the card authorisation would lapse before that date; cancel and book again",
+                ));
+            }
+            let schedule = self
+                .store
+                .expert_schedule(
+                    appointment.expert_id,
+                    new_start - Duration::minutes(LOOKBACK_MINUTES),
+                    now,
+                )
+                .await?
+                .ok_or(ServiceError::NotFound("expert"))?;
+            let settings = schedule
+                .settings
+                .clone()
+                .unwrap_or_else(AvailabilitySettings::closed);
+            let moved = appointment.moved_to(new_start);
+            // The slot is checked against everything but this appointment's own claim.
+            let mut busy = schedule.external_busy.clone();
+            busy.extend(schedule.claim_days.iter().flat_map(|d| {
+                d.claims
+                    .iter()
+                    .filter(|c| c.appointment_id != appointment.id && c.is_live(now))
+                    .map(|c| Interval {
+                        start: c.start,
+                        end: c.end,
+                    })
+            }));
+            let free = free_slots(
+                schedule.profile.time_zone,
+                &settings,
+                &busy,
+                &SlotRequest {
+                    from: new_start,
+                    to: new_start + Duration::seconds(1),
+                    duration_minutes: appointment.duration_minutes,
+                    step_minutes: BOOKING_GRID_MINUTES,
+                    now,
+                },
+            );
+            if free.first().map(|s| s.start) != Some(new_start) {
+                return Err(ServiceError::SlotUnavailable);
+            }
+            let mut dates = days_touched(&appointment.occupancy);
+            dates.extend(days_touched(&moved.occupancy));
+            dates.sort_unstable();
+            dates.dedup();
+            let new_dates = days_touched(&moved.occupancy);
+            let days = self.store.claim_days(appointment.expert_id, &dates).await?;
+            if days
+                .iter()
+                .any(|d| d.clashes(&moved.occupancy, moved.id, now))
+            {
+                return Err(ServiceError::SlotUnavailable);
+            }
+            let rewritten: Vec<ClaimDay> = days
+                .iter()
+                .map(|d| {
+                    let claim = new_dates.contains(&d.date).then(|| moved.claim());
+                    d.with(moved.id, claim, now)
+                })
+                .collect();
+            if self
+                .store
+                .transition(&moved, appointment.status, &rewritten)
+                .await?
+            {
+                tracing::info!(appointment_id = %moved.id, "appointment rescheduled");
+                return self.appointment_for(caller, id, None).await;
+            }
+        }
+        Err(StoreError::Contention(id.to_owned()).into())
+    }
+
     /// The expert marks a session done (from its scheduled start), optionally reporting that
     /// the client did not show up; the payment is captured.
     pub async fn complete(
@@ -757,14 +867,18 @@ pub struct SweepReport {
 /// Holds looked at per sweep; the schedule runs every few minutes.
 const SWEEP_BATCH: i32 = 100;
 
+/// As decided at booking: a later reschedule does not change how the payment was made.
+fn capture_timing(appointment: &Appointment) -> CaptureTiming {
+    if appointment.charged_at_booking {
+        CaptureTiming::AtBooking
+    } else {
+        CaptureTiming::AfterSession
+    }
+}
+
 /// The PaymentIntent request of an appointment, the same every time it is built.
 fn authorization(appointment: &Appointment, destination: String) -> AuthorizationRequest {
-    let capture =
-        if appointment.start - appointment.created_at <= Duration::days(HOLD_AND_CAPTURE_DAYS) {
-            CaptureTiming::AfterSession
-        } else {
-            CaptureTiming::AtBooking
-        };
+    let capture = capture_timing(appointment);
     AuthorizationRequest {
         appointment_id: appointment.id,
         amount: appointment.price.total,

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
 use marketplace::booking::{
     AppointmentPage, AppointmentView, Booked, BookingInput, CancelInput, CompleteInput,
-    DashboardInput, ViewInput,
+    DashboardInput, RescheduleInput, ViewInput,
 };
 use marketplace::services::Services;
 
@@ -62,4 +62,15 @@ pub async fn complete(
     JsonBody(input): JsonBody<CompleteInput>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     Ok(Json(services.bookings.complete(&caller, &id, input).await?))
+}
+
+pub async fn reschedule(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<RescheduleInput>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    Ok(Json(
+        services.bookings.reschedule(&caller, &id, input).await?,
+    ))
 }

@@ -297,3 +297,154 @@ async fn an_uncompleted_session_completes_itself_a_day_after_its_end() {
     assert_eq!(view["status"], "completed");
     assert_eq!(view["completion"]["automatic"], true);
 }
+
+async fn reschedule(
+    app: &TestApp,
+    user: &User,
+    id: &str,
+    start: chrono::DateTime<chrono::Utc>,
+) -> TestResponse {
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/v1/appointments/{id}/reschedule"))
+        .header("content-type", "application/json");
+    app.send_request(
+        request,
+        Some(user),
+        json!({"start": start.to_rfc3339()})
+            .to_string()
+            .into_bytes(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_an_appointment_claims_the_new_time_and_frees_the_old() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let held = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let id = held.ok(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let taken = book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(13, 0), 60),
+    )
+    .await;
+    taken.ok(StatusCode::CREATED);
+    // Onto a taken slot: 409, nothing moves.
+    reschedule(&app, &app.client("bob"), &id, monday_at(13, 0))
+        .await
+        .problem(StatusCode::CONFLICT, "slot-unavailable");
+    // Half an hour later overlaps only its own old time: fine.
+    let moved = reschedule(&app, &app.client("bob"), &id, monday_at(9, 30)).await;
+    assert_eq!(
+        moved.ok(StatusCode::OK)["start"],
+        monday_at(9, 30).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let moved = reschedule(&app, &app.client("bob"), &id, monday_at(11, 0)).await;
+    assert_eq!(
+        moved.ok(StatusCode::OK)["end"],
+        monday_at(12, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    // The old time is free, the new one taken, and the dashboard shows the new order.
+    book(
+        &app,
+        &app.client("dave"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+    book(
+        &app,
+        &app.client("erin"),
+        Some("k"),
+        &booking(&expert, monday_at(11, 0), 60),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "slot-unavailable");
+    let dashboard = app
+        .get("/v1/appointments?role=expert", Some(&app.expert("ada")))
+        .await;
+    let starts: Vec<&str> = dashboard.body["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["start"].as_str().unwrap())
+        .collect();
+    let mut sorted = starts.clone();
+    sorted.sort_unstable();
+    assert_eq!(starts, sorted);
+    assert!(
+        starts.contains(
+            &monday_at(11, 0)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .as_str()
+        )
+    );
+    // Too close to the session for the client; the expert may still move it.
+    app.clock
+        .advance(monday_at(11, 0) - Duration::hours(10) - app.clock.now());
+    reschedule(&app, &app.client("bob"), &id, monday_at(15, 0))
+        .await
+        .problem(StatusCode::CONFLICT, "not-reschedulable");
+    reschedule(&app, &app.expert("ada"), &id, monday_at(15, 0))
+        .await
+        .ok(StatusCode::OK);
+    reschedule(&app, &app.client("mallory"), &id, monday_at(16, 0))
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_parties_moving_two_appointments_into_one_slot_at_once_one_wins() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let first = book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let second = book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(14, 0), 60),
+    )
+    .await;
+    let first = first.ok(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = second.ok(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (bob, ada) = (app.client("bob"), app.expert("ada"));
+    let (a, b) = tokio::join!(
+        reschedule(&app, &bob, &first, monday_at(11, 0)),
+        reschedule(&app, &ada, &second, monday_at(11, 30))
+    );
+    let wins = [&a, &b]
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(wins, 1, "{} / {}", a.body, b.body);
+    for response in [&a, &b] {
+        if response.status != StatusCode::OK {
+            response.problem(StatusCode::CONFLICT, "slot-unavailable");
+        }
+    }
+}

@@ -63,6 +63,8 @@ struct AppointmentRecord {
     #[serde(default)]
     meeting_room: String,
     #[serde(default)]
+    charged_at_booking: bool,
+    #[serde(default)]
     cancellation_policy: CancellationPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cancellation: Option<Cancellation>,
@@ -102,6 +104,7 @@ impl AppointmentRecord {
             hold_expires_at: a.hold_expires_at,
             payment_intent: a.payment_intent.clone(),
             meeting_room: a.meeting_room.clone(),
+            charged_at_booking: a.charged_at_booking,
             cancellation_policy: a.cancellation_policy,
             cancellation: a.cancellation.clone(),
             completion: a.completion.clone(),
@@ -137,6 +140,7 @@ impl AppointmentRecord {
             hold_expires_at: self.hold_expires_at,
             payment_intent: self.payment_intent,
             meeting_room: self.meeting_room,
+            charged_at_booking: self.charged_at_booking,
             cancellation_policy: self.cancellation_policy,
             cancellation: self.cancellation,
             completion: self.completion,
@@ -255,7 +259,25 @@ impl DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":from", status_value(from)?)
             .expression_attribute_values(":to", status_value(appointment.status)?);
-        let mut expression = "SET #status = :to".to_owned();
+        // The time may have moved (a reschedule); writing it again otherwise changes nothing.
+        let mut expression = "SET #status = :to, #start = :start, #end = :end, \
+             occupancy_start = :occ_start, occupancy_end = :occ_end, gsi1sk = :by_start, \
+             gsi2sk = :by_start"
+            .to_owned();
+        update = update
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_names("#end", "end")
+            .expression_attribute_values(":start", string(timestamp(appointment.start)))
+            .expression_attribute_values(":end", string(timestamp(appointment.end)))
+            .expression_attribute_values(
+                ":occ_start",
+                string(timestamp(appointment.occupancy.start)),
+            )
+            .expression_attribute_values(":occ_end", string(timestamp(appointment.occupancy.end)))
+            .expression_attribute_values(
+                ":by_start",
+                string(keys::by_start(appointment.start, &appointment.id)),
+            );
         if let Some(intent) = &appointment.payment_intent {
             expression.push_str(", payment_intent = :intent");
             update = update.expression_attribute_values(":intent", string(intent));
@@ -557,6 +579,11 @@ fn due_keys(due: SweepDue, id: &AppointmentId) -> (String, String) {
         SweepDue::HoldExpiry(at) => (keys::HOLDS.to_owned(), keys::by_start(at, id)),
         SweepDue::Completion(at) => (keys::COMPLETIONS.to_owned(), keys::by_start(at, id)),
     }
+}
+
+/// Instants as serde writes them for the record, so that rewritten values read back the same.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn status_value(status: AppointmentStatus) -> Result<AttributeValue, StoreError> {

@@ -632,6 +632,8 @@ pub struct ExpertSchedule {
     pub settings: Option<AvailabilitySettings>,
     /// Every live busy interval: imported calendar time and live claims.
     pub busy: Vec<Interval>,
+    /// The imported calendar time alone.
+    pub external_busy: Vec<Interval>,
     /// The versioned claim lists read, by UTC day.
     pub claim_days: Vec<ClaimDay>,
 }
@@ -659,6 +661,7 @@ impl DynamoStore {
         let mut profile = None;
         let mut settings = None;
         let mut busy = Vec::new();
+        let mut external_busy = Vec::new();
         let mut claim_days = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| StoreError::request("Query", e))?;
@@ -684,7 +687,7 @@ impl DynamoStore {
                     let record: BusyRecord = serde_dynamo::from_item(item)
                         .map_err(|e| StoreError::corrupt(format!("{pk} {busy_key}"), e))?;
                     if record.expires_at.is_none_or(|at| at > now.timestamp()) {
-                        busy.push(Interval {
+                        external_busy.push(Interval {
                             start: record.busy_start,
                             end: record.busy_end,
                         });
@@ -693,10 +696,12 @@ impl DynamoStore {
                 _ => {}
             }
         }
+        busy.extend(external_busy.iter().copied());
         Ok(profile.map(|profile| ExpertSchedule {
             profile,
             settings,
             busy,
+            external_busy,
             claim_days,
         }))
     }
