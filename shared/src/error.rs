@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// The appointment no longer holds its time (cancelled, expired, completed).
     #[error("this appointment can no longer be cancelled")]
     NotCancellable,
+    /// Not completed yet, or reviewed already.
+    #[error("{0}")]
+    NotReviewable(&'static str),
     /// The appointment cannot move now.
     #[error("{0}")]
     NotReschedulable(&'static str),

@@ -104,6 +104,13 @@ impl IntoResponse for ApiError {
                 error.to_string(),
                 &[],
             ),
+            ApiError::Service(ServiceError::NotReviewable(why)) => (
+                StatusCode::CONFLICT,
+                "not-reviewable",
+                "Cannot review",
+                (*why).to_owned(),
+                &[],
+            ),
             ApiError::Service(ServiceError::NotReschedulable(why)) => (
                 StatusCode::CONFLICT,
                 "not-reschedulable",

@@ -54,6 +54,26 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             "/v1/appointments/{id}/reschedule",
             post(routes::appointments::reschedule),
         ),
+        (
+            Method::GET,
+            "/v1/appointments/{id}/messages",
+            get(routes::appointments::messages),
+        ),
+        (
+            Method::POST,
+            "/v1/appointments/{id}/messages",
+            post(routes::appointments::post_message),
+        ),
+        (
+            Method::POST,
+            "/v1/appointments/{id}/review",
+            post(routes::appointments::review),
+        ),
+        (
+            Method::GET,
+            "/v1/experts/{id}/reviews",
+            get(routes::experts::reviews),
+        ),
         (Method::GET, "/v1/experts", get(routes::experts::search)),
         (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
         (

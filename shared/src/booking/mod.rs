@@ -2,6 +2,7 @@
 //! booking impossible, and the booking service.
 
 mod appointment;
+mod conversation;
 mod dashboard;
 mod policy;
 mod pricing;
@@ -11,6 +12,9 @@ pub use appointment::{
     AUTO_COMPLETE_HOURS, Appointment, AppointmentStatus, BookingInput, BookingRequest, CancelInput,
     Cancellation, Claim, ClaimDay, CompleteInput, Completion, HOLD_AND_CAPTURE_DAYS, HOLD_MINUTES,
     RescheduleInput, SweepDue, days_touched,
+};
+pub use conversation::{
+    Message, MessageInput, MessagePage, PageInput, Review, ReviewInput, ReviewPage,
 };
 pub use dashboard::{
     AppointmentPage, AppointmentView, DashboardInput, DashboardQuery, Role, ViewInput,

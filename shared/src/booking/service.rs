@@ -9,12 +9,11 @@ use serde::Serialize;
 use super::{
     AUTO_COMPLETE_HOURS, Appointment, AppointmentPage, AppointmentStatus, AppointmentView,
     BookingInput, CancelInput, Cancellation, Canceller, ClaimDay, CompleteInput, Completion,
-    DashboardInput, HOLD_AND_CAPTURE_DAYS, RescheduleInput, Role, days_touched, encode_cursor,
-    price,
+    DashboardInput, HOLD_AND_CAPTURE_DAYS, Message, MessageInput, MessagePage, PageInput,
+    RescheduleInput, Review, ReviewInput, Role, days_touched, encode_cursor, price,
 };
 use crate::auth::{Caller, Group};
-use crate::availability::{AvailabilitySettings, Interval};
-use crate::availability::{SlotRequest, free_slots};
+use crate::availability::{AvailabilitySettings, Interval, SlotRequest, free_slots};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::AppointmentId;
@@ -596,6 +595,94 @@ impl BookingService {
             }
         }
         Err(StoreError::Contention(id.to_owned()).into())
+    }
+
+    /// A message from one party to the other about this appointment.
+    pub async fn post_message(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: MessageInput,
+    ) -> Result<Message, ServiceError> {
+        let body = input.parse()?;
+        let view = self
+            .appointment_for(caller, id, Some(chrono_tz::UTC))
+            .await?;
+        let message = Message {
+            id: ulid::Ulid::new().to_string(),
+            appointment_id: view.appointment.id,
+            author: view.role,
+            body,
+            created_at: self.clock.now(),
+        };
+        self.store.add_message(&message).await?;
+        Ok(message)
+    }
+
+    /// The conversation, oldest first.
+    pub async fn messages(
+        &self,
+        caller: &Caller,
+        id: &str,
+        page: PageInput,
+    ) -> Result<MessagePage, ServiceError> {
+        let (limit, after) = page.parse()?;
+        let view = self
+            .appointment_for(caller, id, Some(chrono_tz::UTC))
+            .await?;
+        let (messages, more) = self
+            .store
+            .messages(view.appointment.id, after.as_deref(), limit)
+            .await?;
+        let next_cursor = messages.last().filter(|_| more).map(|m| m.id.clone());
+        Ok(MessagePage {
+            messages,
+            next_cursor,
+        })
+    }
+
+    /// The client reviews a completed session, once; the expert's rating follows atomically.
+    pub async fn review(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: ReviewInput,
+    ) -> Result<Review, ServiceError> {
+        let (rating, comment) = input.parse()?;
+        let view = self
+            .appointment_for(caller, id, Some(chrono_tz::UTC))
+            .await?;
+        if view.role != Role::Client {
+            return Err(ServiceError::Forbidden(
+                "only the client reviews a session".into(),
+            ));
+        }
+        if view.appointment.status != AppointmentStatus::Completed {
+            return Err(ServiceError::NotReviewable(
+                "only a completed session can be reviewed",
+            ));
+        }
+        let author_name = self
+            .store
+            .account(&caller.user_id)
+            .await?
+            .and_then(|a| a.settings)
+            .map(|s| s.display_name);
+        let review = Review {
+            appointment_id: view.appointment.id,
+            expert_id: view.appointment.expert_id,
+            rating,
+            comment,
+            author_name,
+            created_at: self.clock.now(),
+        };
+        if self.store.add_review(&review).await? {
+            Ok(review)
+        } else {
+            Err(ServiceError::NotReviewable(
+                "this session has been reviewed already",
+            ))
+        }
     }
 
     /// The expert marks a session done (from its scheduled start), optionally reporting that

@@ -5,7 +5,7 @@ mod search;
 mod service;
 
 pub use profile::{
-    ANY_SPECIALIZATION, ExpertProfile, PayoutState, ProfileDraft, ProfileInput, RateInput,
+    ANY_SPECIALIZATION, ExpertProfile, PayoutState, ProfileDraft, ProfileInput, RateInput, Rating,
     normalize_specialization,
 };
 pub use search::{ExpertSummary, SearchCursor, SearchInput, SearchQuery, SearchResults};

@@ -61,8 +61,25 @@ pub struct ExpertProfile {
     #[serde(skip)]
     pub stripe_account: Option<String>,
     pub payouts: PayoutState,
+    pub rating: Rating,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The average of the client reviews (to two decimals) and how many there are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Rating {
+    pub average: Option<f64>,
+    pub count: u64,
+}
+
+impl Rating {
+    pub fn from_totals(count: u64, sum: u64) -> Rating {
+        Rating {
+            average: (count > 0).then(|| (sum as f64 / count as f64 * 100.0).round() / 100.0),
+            count,
+        }
+    }
 }
 
 /// What Stripe last told us about the expert's connected account.

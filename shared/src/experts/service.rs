@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use futures_util::{StreamExt, stream};
 
 use crate::availability::{AvailabilityService, AvailabilitySettings, Slot};
+use crate::booking::{PageInput, ReviewPage};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::experts::{ExpertProfile, ProfileInput, SearchInput, SearchResults};
@@ -72,6 +73,18 @@ impl ExpertService {
         Ok(PublicExpert {
             profile,
             availability,
+        })
+    }
+
+    /// An expert's reviews, newest first (public).
+    pub async fn reviews(&self, id: &str, page: PageInput) -> Result<ReviewPage, ServiceError> {
+        let id: ExpertId = id.parse().map_err(|_| ServiceError::NotFound("expert"))?;
+        let (limit, after) = page.parse()?;
+        let (reviews, more) = self.store.reviews(id, after.as_deref(), limit).await?;
+        let next_cursor = reviews.last().filter(|_| more).map(|(key, _)| key.clone());
+        Ok(ReviewPage {
+            reviews: reviews.into_iter().map(|(_, review)| review).collect(),
+            next_cursor,
         })
     }
 

@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
 use marketplace::booking::{
     AppointmentPage, AppointmentView, Booked, BookingInput, CancelInput, CompleteInput,
-    DashboardInput, RescheduleInput, ViewInput,
+    DashboardInput, Message, MessageInput, MessagePage, PageInput, RescheduleInput, Review,
+    ReviewInput, ViewInput,
 };
 use marketplace::services::Services;
 
@@ -73,4 +74,33 @@ pub async fn reschedule(
     Ok(Json(
         services.bookings.reschedule(&caller, &id, input).await?,
     ))
+}
+
+pub async fn post_message(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<MessageInput>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let message = services.bookings.post_message(&caller, &id, input).await?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+pub async fn messages(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    QueryParams(page): QueryParams<PageInput>,
+) -> Result<Json<MessagePage>, ApiError> {
+    Ok(Json(services.bookings.messages(&caller, &id, page).await?))
+}
+
+pub async fn review(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<ReviewInput>,
+) -> Result<(StatusCode, Json<Review>), ApiError> {
+    let review = services.bookings.review(&caller, &id, input).await?;
+    Ok((StatusCode::CREATED, Json(review)))
 }

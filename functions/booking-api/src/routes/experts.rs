@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use marketplace::availability::{
     AvailabilityInput, AvailabilitySettings, SlotList, SlotQueryInput,
 };
+use marketplace::booking::{PageInput, ReviewPage};
 use marketplace::experts::{ExpertProfile, ProfileInput, PublicExpert, SearchInput, SearchResults};
 use marketplace::payments::Onboarding;
 use marketplace::services::Services;
@@ -64,4 +65,12 @@ pub async fn start_payouts(
     Expert(caller): Expert,
 ) -> Result<Json<Onboarding>, ApiError> {
     Ok(Json(services.payments.start_onboarding(&caller).await?))
+}
+
+pub async fn reviews(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    QueryParams(page): QueryParams<PageInput>,
+) -> Result<Json<ReviewPage>, ApiError> {
+    Ok(Json(services.experts.reviews(&id, page).await?))
 }

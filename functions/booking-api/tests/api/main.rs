@@ -7,6 +7,7 @@ mod auth;
 mod availability;
 mod booking;
 mod cancel;
+mod conversation;
 mod helpers;
 mod lambda_events;
 mod openapi;

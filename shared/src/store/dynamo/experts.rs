@@ -20,7 +20,7 @@ use super::{DynamoStore, keys, string};
 use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
 use crate::booking::ClaimDay;
 use crate::experts::{
-    ExpertProfile, ExpertSummary, PayoutState, ProfileDraft, SearchCursor, SearchQuery,
+    ExpertProfile, ExpertSummary, PayoutState, ProfileDraft, Rating, SearchCursor, SearchQuery,
 };
 use crate::ids::{ExpertId, UserId};
 use crate::money::{Currency, Money};
@@ -44,6 +44,10 @@ struct ProfileRecord {
     // Absent, not NULL, until linked: the link's condition is `attribute_not_exists`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stripe_account: Option<String>,
+    #[serde(default)]
+    rating_count: u64,
+    #[serde(default)]
+    rating_sum: u64,
     #[serde(default)]
     charges_enabled: bool,
     #[serde(default)]
@@ -72,6 +76,8 @@ impl ProfileRecord {
             created_at: now,
             updated_at: now,
             stripe_account: None,
+            rating_count: 0,
+            rating_sum: 0,
             charges_enabled: false,
             payouts_enabled: false,
             version: 1,
@@ -101,6 +107,7 @@ impl ProfileRecord {
                 charges_enabled: self.charges_enabled,
                 payouts_enabled: self.payouts_enabled,
             },
+            rating: Rating::from_totals(self.rating_count, self.rating_sum),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

@@ -11,6 +11,8 @@
 //! | appointment           | `APPT#<apt_id>`    | `APPT` (gsi1: `CLIENT#<sub>`/`<start>#<apt_id>`, gsi2: `EXPERT#<exp_id>`/`<start>#<apt_id>`) |
 //! | (gsi4 on appointments) | `HOLDS` / `<hold expiry>#<apt_id>` while pending_payment, `COMPLETIONS` / `<end + 24 h>#<apt_id>` while confirmed |
 //! | payment of an appointment | `APPT#<apt_id>` | `PAYMENT` |
+//! | message               | `APPT#<apt_id>` | `MSG#<msg ulid>` |
+//! | review (once per appointment: marker `APPT#<apt_id>` / `REVIEW`) | `REVIEWS#<exp_id>` | `<created>#<apt_id>` |
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
@@ -133,4 +135,19 @@ pub fn stripe_account(account: &str) -> String {
 
 pub fn stripe_event(event: &str) -> String {
     format!("STRIPE_EVENT#{event}")
+}
+
+pub const MESSAGE_PREFIX: &str = "MSG#";
+pub const REVIEW_MARKER: &str = "REVIEW";
+
+pub fn message(id: &str) -> String {
+    format!("{MESSAGE_PREFIX}{id}")
+}
+
+pub fn reviews(expert: &ExpertId) -> String {
+    format!("REVIEWS#{expert}")
+}
+
+pub fn review(created: DateTime<Utc>, appointment: &AppointmentId) -> String {
+    by_start(created, appointment)
 }

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod appointments;
+mod conversation;
 mod events;
 mod experts;
 pub mod keys;
