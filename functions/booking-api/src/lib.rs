@@ -93,6 +93,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
         ),
         (
             Method::GET,
+            "/v1/experts/me/earnings",
+            get(routes::experts::earnings),
+        ),
+        (
+            Method::GET,
             "/v1/experts/{id}",
             get(routes::experts::get_public),
         ),

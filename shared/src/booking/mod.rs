@@ -4,6 +4,7 @@
 mod appointment;
 mod conversation;
 mod dashboard;
+mod earnings;
 mod policy;
 mod pricing;
 mod service;
@@ -20,6 +21,7 @@ pub use dashboard::{
     AppointmentPage, AppointmentView, DashboardInput, DashboardQuery, Role, ViewInput,
     encode_cursor,
 };
+pub use earnings::{EarningsInput, EarningsLine, PaymentRecord, summarize};
 pub use policy::{CancellationPolicy, Canceller, PolicyInput, Settlement};
 pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
 pub use service::{Booked, BookingService, SweepReport};

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use marketplace::availability::{
     AvailabilityInput, AvailabilitySettings, SlotList, SlotQueryInput,
 };
-use marketplace::booking::{PageInput, ReviewPage};
+use marketplace::booking::{EarningsInput, EarningsLine, PageInput, ReviewPage};
 use marketplace::experts::{ExpertProfile, ProfileInput, PublicExpert, SearchInput, SearchResults};
 use marketplace::payments::Onboarding;
 use marketplace::services::Services;
@@ -73,4 +73,18 @@ pub async fn reviews(
     QueryParams(page): QueryParams<PageInput>,
 ) -> Result<Json<ReviewPage>, ApiError> {
     Ok(Json(services.experts.reviews(&id, page).await?))
+}
+
+#[derive(serde::Serialize)]
+pub struct Earnings {
+    totals: Vec<EarningsLine>,
+}
+
+pub async fn earnings(
+    State(services): State<Services>,
+    Expert(caller): Expert,
+    QueryParams(input): QueryParams<EarningsInput>,
+) -> Result<Json<Earnings>, ApiError> {
+    let totals = services.bookings.earnings(&caller, input).await?;
+    Ok(Json(Earnings { totals }))
 }

@@ -448,3 +448,99 @@ async fn two_parties_moving_two_appointments_into_one_slot_at_once_one_wins() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earnings_reconcile_to_the_cent_with_the_payments_recorded() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    // 14:00, more than six days ahead: charged at booking.
+    let far = book(
+        &app,
+        &app.client("carol"),
+        Some("k"),
+        &booking(&expert, monday_at(14, 0), 60),
+    )
+    .await;
+    let far = far.ok(StatusCode::CREATED).clone();
+    assert_eq!(
+        app.pay(
+            far["payment_client_secret"].as_str().unwrap(),
+            "pm_card_visa"
+        )
+        .await,
+        200
+    );
+    // 09:00 and 11:00 booked three days before: held.
+    three_days_before(&app);
+    let mut held = Vec::new();
+    for (client, hour) in [("bob", 9), ("dave", 11)] {
+        let booked = book(
+            &app,
+            &app.client(client),
+            Some("k"),
+            &booking(&expert, monday_at(hour, 0), 60),
+        )
+        .await;
+        let booked = booked.ok(StatusCode::CREATED).clone();
+        assert_eq!(
+            app.pay(
+                booked["payment_client_secret"].as_str().unwrap(),
+                "pm_card_visa"
+            )
+            .await,
+            200
+        );
+        held.push(booked["id"].as_str().unwrap().to_owned());
+    }
+    // 11:00 cancelled by its client 10 h before (half kept, captured); 14:00 likewise (half
+    // refunded); 09:00 completed (captured in full).
+    app.clock
+        .advance(monday_at(11, 0) - Duration::hours(10) - app.clock.now());
+    cancel(&app, &app.client("dave"), &held[1])
+        .await
+        .ok(StatusCode::OK);
+    app.clock
+        .advance(monday_at(14, 0) - Duration::hours(10) - app.clock.now());
+    cancel(&app, &app.client("carol"), far["id"].as_str().unwrap())
+        .await
+        .ok(StatusCode::OK);
+    app.clock.advance(monday_at(10, 5) - app.clock.now());
+    complete(&app, &app.expert("ada"), &held[0], false)
+        .await
+        .ok(StatusCode::OK);
+    app.stripe.settle().await;
+
+    let window = format!(
+        "/v1/experts/me/earnings?from={}&to={}",
+        monday_at(0, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        monday_at(23, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let report = app.get(&window, Some(&app.expert("ada"))).await;
+    let totals = report.ok(StatusCode::OK)["totals"].clone();
+    assert_eq!(
+        totals,
+        json!([{"currency": "usd", "gross": 45_000, "platform_fees": 3_600, "refunds": 9_000, "net": 32_400}])
+    );
+    // The same figures from Stripe's side: what each PaymentIntent captured and refunded.
+    let intents: Vec<Value> = app
+        .stripe
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "payment_intent.succeeded")
+        .map(|e| e["data"]["object"].clone())
+        .collect();
+    let captured: i64 = intents
+        .iter()
+        .map(|i| i["amount_received"].as_i64().unwrap())
+        .sum();
+    let refunded: i64 = app
+        .stripe
+        .refunds()
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!((captured, refunded), (45_000, 9_000));
+    app.get("/v1/experts/me/earnings", Some(&app.client("bob")))
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+}

@@ -4,10 +4,13 @@
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{DynamoStore, keys, string};
+use crate::booking::PaymentRecord;
 use crate::ids::AppointmentId;
 use crate::payments::PaymentIntentSummary;
 use crate::store::StoreError;
@@ -137,39 +140,94 @@ impl DynamoStore {
         newer_or_nothing(result)
     }
 
-    /// The payment record: (state, amount_received, amount_refunded).
+    /// The payment record of one appointment.
     pub async fn payment_record(
         &self,
         appointment: AppointmentId,
-    ) -> Result<Option<(String, i64, i64)>, StoreError> {
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let key = keys::appointment(&appointment);
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(keys::PK, string(keys::appointment(&appointment)))
+            .key(keys::PK, string(&key))
             .key(keys::SK, string(keys::PAYMENT))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| StoreError::request("GetItem", e))?;
-        Ok(output.item.map(|item| {
-            let text = |k: &str| {
-                item.get(k)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let int = |k: &str| {
-                item.get(k)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or_default()
-            };
-            (
-                text("state"),
-                int("amount_received"),
-                int("amount_refunded"),
-            )
-        }))
+        output
+            .item
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(&key, e)))
+            .transpose()
     }
+
+    /// The payment records of many appointments, 100 per BatchGetItem, retrying what DynamoDB
+    /// leaves unprocessed.
+    pub async fn payment_records(
+        &self,
+        appointments: &[AppointmentId],
+    ) -> Result<HashMap<AppointmentId, PaymentRecord>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in appointments.chunks(100) {
+            let mut keys_left: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|id| {
+                    HashMap::from([
+                        (keys::PK.to_owned(), string(keys::appointment(id))),
+                        (keys::SK.to_owned(), string(keys::PAYMENT)),
+                    ])
+                })
+                .collect();
+            for _ in 0..5 {
+                if keys_left.is_empty() {
+                    break;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys_left)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::request("BatchGetItem", e))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::request("BatchGetItem", e))?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let id = item
+                        .get(keys::PK)
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|pk| pk.strip_prefix(keys::APPOINTMENT_PREFIX))
+                        .and_then(|id| id.parse().ok());
+                    if let Some(id) = id {
+                        let record = serde_dynamo::from_item(item)
+                            .map_err(|e| StoreError::corrupt(id_key(&id), e))?;
+                        found.insert(id, record);
+                    }
+                }
+                keys_left = output
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !keys_left.is_empty() {
+                return Err(StoreError::Contention(
+                    "BatchGetItem unprocessed keys".into(),
+                ));
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn id_key(id: &AppointmentId) -> String {
+    keys::appointment(id)
 }

@@ -1,0 +1,145 @@
+//! Earnings: what the payments of an expert's sessions came to, by currency. Pure: computed
+//! from the payment records the webhooks keep, so the totals reconcile with Stripe to the cent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::Currency;
+use crate::validation::ValidationErrors;
+
+/// One appointment's money as Stripe last reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct PaymentRecord {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub amount_received: i64,
+    /// The platform's fee on what was captured.
+    #[serde(default, rename = "application_fee_amount")]
+    pub application_fee: Option<i64>,
+    #[serde(default)]
+    pub amount_refunded: i64,
+}
+
+/// `GET /v1/experts/me/earnings?from=&to=` as sent: sessions starting in the window.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarningsInput {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A window of session starts; either end may be open.
+pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+impl EarningsInput {
+    pub fn parse(&self) -> Result<Window, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let mut instant = |name: &str, raw: &Option<String>| {
+            let raw = raw.as_deref()?;
+            let parsed = DateTime::parse_from_rfc3339(raw).map(|t| t.to_utc()).ok();
+            if parsed.is_none() {
+                errors.add(format!("/{name}"), "must be an RFC 3339 instant");
+            }
+            parsed
+        };
+        let from = instant("from", &self.from);
+        let to = instant("to", &self.to);
+        if let (Some(from), Some(to)) = (from, to)
+            && to <= from
+        {
+            errors.add("/to", "must be after from");
+        }
+        errors.finish((from, to))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EarningsLine {
+    pub currency: Option<Currency>,
+    /// Money captured from clients.
+    pub gross: i64,
+    /// The platform's 10%, less what refunds gave back.
+    pub platform_fees: i64,
+    /// Money returned to clients.
+    pub refunds: i64,
+    /// What the expert keeps: gross - refunds - platform fees.
+    pub net: i64,
+}
+
+impl PaymentRecord {
+    /// The fee left after refunds: Stripe returns a refund's share of the fee in proportion
+    /// (`refund_application_fee`), rounded half up.
+    pub fn fee_kept(&self) -> i64 {
+        let fee = self.application_fee.unwrap_or(0);
+        if self.amount_received == 0 {
+            return 0;
+        }
+        let returned =
+            (fee * self.amount_refunded * 2 + self.amount_received) / (self.amount_received * 2);
+        fee - returned
+    }
+}
+
+/// Totals by currency, in currency order.
+pub fn summarize(
+    payments: impl IntoIterator<Item = (Currency, PaymentRecord)>,
+) -> Vec<EarningsLine> {
+    let mut lines: Vec<EarningsLine> = Vec::new();
+    for (currency, record) in payments {
+        let index = match lines.iter().position(|l| l.currency == Some(currency)) {
+            Some(index) => index,
+            None => {
+                lines.push(EarningsLine {
+                    currency: Some(currency),
+                    ..EarningsLine::default()
+                });
+                lines.len() - 1
+            }
+        };
+        let line = &mut lines[index];
+        line.gross += record.amount_received;
+        line.refunds += record.amount_refunded;
+        line.platform_fees += record.fee_kept();
+        line.net = line.gross - line.refunds - line.platform_fees;
+    }
+    lines.sort_by_key(|l| l.currency.map(Currency::code));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(received: i64, fee: i64, refunded: i64) -> PaymentRecord {
+        PaymentRecord {
+            state: "captured".into(),
+            amount_received: received,
+            application_fee: Some(fee),
+            amount_refunded: refunded,
+        }
+    }
+
+    #[test]
+    fn totals_add_up_by_currency() {
+        let lines = summarize([
+            (Currency::Usd, record(18_000, 1_800, 0)),
+            (Currency::Usd, record(9_000, 900, 0)),
+            (Currency::Usd, record(18_000, 1_800, 9_000)),
+            (Currency::Usd, record(18_000, 1_800, 18_000)),
+            (Currency::Jpy, record(6_173, 617, 0)),
+            (Currency::Usd, PaymentRecord::default()),
+        ]);
+        assert_eq!(lines.len(), 2);
+        let jpy = &lines[0];
+        assert_eq!(
+            (jpy.gross, jpy.platform_fees, jpy.refunds, jpy.net),
+            (6_173, 617, 0, 5_556)
+        );
+        let usd = &lines[1];
+        assert_eq!(
+            (usd.gross, usd.platform_fees, usd.refunds, usd.net),
+            (63_000, 3_600, 27_000, 32_400)
+        );
+    }
+}
