@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// The appointment no longer holds its time (cancelled, expired, completed).
     #[error("this appointment can no longer be cancelled")]
     NotCancellable,
+    /// A problem report that cannot be taken (not started, not confirmed, reported already).
+    #[error("{0}")]
+    ProblemNotAccepted(&'static str),
     /// Not completed yet, or reviewed already.
     #[error("{0}")]
     NotReviewable(&'static str),

@@ -104,6 +104,13 @@ impl IntoResponse for ApiError {
                 error.to_string(),
                 &[],
             ),
+            ApiError::Service(ServiceError::ProblemNotAccepted(why)) => (
+                StatusCode::CONFLICT,
+                "problem-not-accepted",
+                "Problem report not accepted",
+                (*why).to_owned(),
+                &[],
+            ),
             ApiError::Service(ServiceError::NotReviewable(why)) => (
                 StatusCode::CONFLICT,
                 "not-reviewable",

@@ -70,11 +70,21 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             post(routes::appointments::review),
         ),
         (
+            Method::POST,
+            "/v1/appointments/{id}/problem",
+            post(routes::appointments::report_problem),
+        ),
+        (
             Method::GET,
             "/v1/experts/{id}/reviews",
             get(routes::experts::reviews),
         ),
         (Method::GET, "/v1/experts", get(routes::experts::search)),
+        (
+            Method::GET,
+            "/v1/admin/earnings",
+            get(routes::admin::earnings),
+        ),
         (Method::GET, "/v1/experts/me", get(routes::experts::get_own)),
         (
             Method::PUT,

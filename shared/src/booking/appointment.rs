@@ -141,7 +141,30 @@ pub struct Appointment {
     pub cancellation_policy: CancellationPolicy,
     pub cancellation: Option<Cancellation>,
     pub completion: Option<Completion>,
+    /// Reported by the client after the session started: stops automatic completion.
+    pub problem: Option<ProblemReport>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemReport {
+    pub description: String,
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /v1/appointments/{id}/problem` as sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemInput {
+    pub description: String,
+}
+
+impl ProblemInput {
+    pub fn parse(&self) -> Result<String, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let text = validation::text(&mut errors, "/description", &self.description, true, 2_000);
+        errors.finish(text)
+    }
 }
 
 /// How a session ended: marked by the expert (who may report a no-show) or completed
@@ -221,7 +244,7 @@ impl Appointment {
     pub fn sweep_due(&self) -> Option<SweepDue> {
         match self.status {
             AppointmentStatus::PendingPayment => Some(SweepDue::HoldExpiry(self.hold_expires_at)),
-            AppointmentStatus::Confirmed => Some(SweepDue::Completion(
+            AppointmentStatus::Confirmed if self.problem.is_none() => Some(SweepDue::Completion(
                 self.end + Duration::hours(AUTO_COMPLETE_HOURS),
             )),
             _ => None,
@@ -299,6 +322,7 @@ impl Appointment {
             cancellation_policy: settings.cancellation_policy,
             cancellation: None,
             completion: None,
+            problem: None,
             created_at: now,
         }
     }

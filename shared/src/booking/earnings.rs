@@ -13,6 +13,8 @@ pub struct PaymentRecord {
     #[serde(default)]
     pub state: String,
     #[serde(default)]
+    pub currency: Option<Currency>,
+    #[serde(default)]
     pub amount_received: i64,
     /// The platform's fee on what was captured.
     #[serde(default, rename = "application_fee_amount")]
@@ -114,6 +116,7 @@ mod tests {
     fn record(received: i64, fee: i64, refunded: i64) -> PaymentRecord {
         PaymentRecord {
             state: "captured".into(),
+            currency: Some(Currency::Usd),
             amount_received: received,
             application_fee: Some(fee),
             amount_refunded: refunded,

@@ -12,7 +12,7 @@ mod service;
 pub use appointment::{
     AUTO_COMPLETE_HOURS, Appointment, AppointmentStatus, BookingInput, BookingRequest, CancelInput,
     Cancellation, Claim, ClaimDay, CompleteInput, Completion, HOLD_AND_CAPTURE_DAYS, HOLD_MINUTES,
-    RescheduleInput, SweepDue, days_touched,
+    ProblemInput, ProblemReport, RescheduleInput, SweepDue, days_touched,
 };
 pub use conversation::{
     Message, MessageInput, MessagePage, PageInput, Review, ReviewInput, ReviewPage,

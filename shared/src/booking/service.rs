@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -10,8 +10,8 @@ use super::{
     AUTO_COMPLETE_HOURS, Appointment, AppointmentPage, AppointmentStatus, AppointmentView,
     BookingInput, CancelInput, Cancellation, Canceller, ClaimDay, CompleteInput, Completion,
     DashboardInput, EarningsInput, EarningsLine, HOLD_AND_CAPTURE_DAYS, Message, MessageInput,
-    MessagePage, PageInput, RescheduleInput, Review, ReviewInput, Role, days_touched,
-    encode_cursor, price, summarize,
+    MessagePage, PageInput, ProblemInput, ProblemReport, RescheduleInput, Review, ReviewInput,
+    Role, days_touched, encode_cursor, price, summarize,
 };
 use crate::auth::{Caller, Group};
 use crate::availability::{AvailabilitySettings, Interval, SlotRequest, free_slots};
@@ -635,6 +635,44 @@ impl BookingService {
         })))
     }
 
+    /// The platform's totals for sessions starting in `[from, to)`, all experts, by currency
+    /// (admins only): one gsi3 Query per month of the window.
+    pub async fn platform_report(
+        &self,
+        caller: &Caller,
+        input: EarningsInput,
+    ) -> Result<Vec<EarningsLine>, ServiceError> {
+        caller.require(Group::Admins)?;
+        let (from, to) = match input.parse()? {
+            (Some(from), Some(to)) if to - from <= Duration::days(366) => (from, to),
+            _ => {
+                return Err(ServiceError::Invalid(ValidationErrors::single(
+                    "/to",
+                    "the platform report needs from and to, at most 366 days apart",
+                )));
+            }
+        };
+        let mut records = Vec::new();
+        let mut month = from.date_naive().with_day(1).unwrap_or(from.date_naive());
+        while month <= to.date_naive() {
+            records.extend(
+                self.store
+                    .payments_of_month(&month.format("%Y-%m").to_string(), from, to)
+                    .await?,
+            );
+            month = month
+                .checked_add_months(chrono::Months::new(1))
+                .ok_or_else(|| {
+                    ServiceError::Invalid(ValidationErrors::single("/to", "out of range"))
+                })?;
+        }
+        Ok(summarize(
+            records
+                .into_iter()
+                .filter_map(|r| r.currency.map(|currency| (currency, r))),
+        ))
+    }
+
     /// A message from one party to the other about this appointment.
     pub async fn post_message(
         &self,
@@ -721,6 +759,43 @@ impl BookingService {
                 "this session has been reviewed already",
             ))
         }
+    }
+
+    /// The client reports a problem with a session that has started: it will not complete
+    /// (nor capture) by itself; the expert, or support, decides.
+    pub async fn report_problem(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: ProblemInput,
+    ) -> Result<AppointmentView, ServiceError> {
+        let description = input.parse()?;
+        let view = self.appointment_for(caller, id, None).await?;
+        if view.role != Role::Client {
+            return Err(ServiceError::Forbidden(
+                "only the client reports a problem".into(),
+            ));
+        }
+        let now = self.clock.now();
+        if now < view.appointment.start {
+            return Err(ServiceError::ProblemNotAccepted(
+                "the session has not started; message the expert or cancel",
+            ));
+        }
+        let report = ProblemReport {
+            description,
+            at: now,
+        };
+        if !self
+            .store
+            .report_problem(view.appointment.id, &report)
+            .await?
+        {
+            return Err(ServiceError::ProblemNotAccepted(
+                "only a confirmed session, once, can have a problem reported",
+            ));
+        }
+        self.appointment_for(caller, id, None).await
     }
 
     /// The expert marks a session done (from its scheduled start), optionally reporting that

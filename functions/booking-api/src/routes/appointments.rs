@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
 use marketplace::booking::{
     AppointmentPage, AppointmentView, Booked, BookingInput, CancelInput, CompleteInput,
-    DashboardInput, Message, MessageInput, MessagePage, PageInput, RescheduleInput, Review,
-    ReviewInput, ViewInput,
+    DashboardInput, Message, MessageInput, MessagePage, PageInput, ProblemInput, RescheduleInput,
+    Review, ReviewInput, ViewInput,
 };
 use marketplace::services::Services;
 
@@ -103,4 +103,18 @@ pub async fn review(
 ) -> Result<(StatusCode, Json<Review>), ApiError> {
     let review = services.bookings.review(&caller, &id, input).await?;
     Ok((StatusCode::CREATED, Json(review)))
+}
+
+pub async fn report_problem(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<ProblemInput>,
+) -> Result<Json<AppointmentView>, ApiError> {
+    Ok(Json(
+        services
+            .bookings
+            .report_problem(&caller, &id, input)
+            .await?,
+    ))
 }

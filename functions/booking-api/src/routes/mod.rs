@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource.
 
 pub mod accounts;
+pub mod admin;
 pub mod appointments;
 pub mod experts;

@@ -543,4 +543,67 @@ async fn earnings_reconcile_to_the_cent_with_the_payments_recorded() {
     app.get("/v1/experts/me/earnings", Some(&app.client("bob")))
         .await
         .problem(StatusCode::FORBIDDEN, "forbidden");
+    // The platform's report over the same window: the same totals (one expert here).
+    let platform = window.replace("/v1/experts/me/earnings", "/v1/admin/earnings");
+    let report = app
+        .get(&platform, Some(&app.user("root", &["admins"])))
+        .await;
+    assert_eq!(report.ok(StatusCode::OK)["totals"], totals);
+    app.get(&platform, Some(&app.expert("ada")))
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    app.get("/v1/admin/earnings", Some(&app.user("root", &["admins"])))
+        .await
+        .problem(StatusCode::BAD_REQUEST, "validation-error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reported_problem_stops_automatic_completion() {
+    let app = spawn_app().await;
+    let (id, intent) = confirmed(&app).await;
+    let path = format!("/v1/appointments/{id}/problem");
+    let report = |user: User| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            let request = http::Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header("content-type", "application/json");
+            app.send_request(
+                request,
+                Some(&user),
+                json!({"description": "The expert never joined."})
+                    .to_string()
+                    .into_bytes(),
+            )
+            .await
+        }
+    };
+    report(app.client("bob"))
+        .await
+        .problem(StatusCode::CONFLICT, "problem-not-accepted");
+    app.clock.advance(monday_at(9, 30) - app.clock.now());
+    report(app.expert("ada"))
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    let reported = report(app.client("bob")).await;
+    assert_eq!(
+        reported.ok(StatusCode::OK)["problem"]["description"],
+        "The expert never joined."
+    );
+    report(app.client("bob"))
+        .await
+        .problem(StatusCode::CONFLICT, "problem-not-accepted");
+    app.clock.advance(Duration::hours(48));
+    assert_eq!(reminders::run(&app.services).await.unwrap().completed, 0);
+    app.stripe.settle().await;
+    assert_eq!(
+        captures_of(&app, &intent),
+        0,
+        "nothing captured while the problem is open"
+    );
+    let view = app
+        .get(&format!("/v1/appointments/{id}"), Some(&app.client("bob")))
+        .await;
+    assert_eq!(view.ok(StatusCode::OK)["status"], "confirmed");
 }

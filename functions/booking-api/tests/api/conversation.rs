@@ -191,7 +191,7 @@ async fn a_third_user_finds_no_appointment_on_any_route() {
     )
     .await
     .ok(StatusCode::OK);
-    let routes: [(Method, String, Option<Value>); 7] = [
+    let routes: [(Method, String, Option<Value>); 8] = [
         (Method::GET, format!("/v1/appointments/{id}"), None),
         (
             Method::POST,
@@ -218,6 +218,11 @@ async fn a_third_user_finds_no_appointment_on_any_route() {
             Method::POST,
             format!("/v1/appointments/{id}/review"),
             Some(json!({"rating": 1})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/appointments/{id}/problem"),
+            Some(json!({"description": "x"})),
         ),
     ];
     for stranger in [app.client("mallory"), eve.clone(), app.user("nobody", &[])] {

@@ -17,7 +17,7 @@ use super::{DynamoStore, keys, string};
 use crate::availability::Interval;
 use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
-    Price, SweepDue,
+    PaymentRecord, Price, ProblemReport, SweepDue,
 };
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
@@ -70,6 +70,8 @@ struct AppointmentRecord {
     cancellation: Option<Cancellation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     completion: Option<Completion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    problem: Option<ProblemReport>,
     created_at: DateTime<Utc>,
     gsi1pk: String,
     gsi1sk: String,
@@ -108,6 +110,7 @@ impl AppointmentRecord {
             cancellation_policy: a.cancellation_policy,
             cancellation: a.cancellation.clone(),
             completion: a.completion.clone(),
+            problem: a.problem.clone(),
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
             gsi1sk: keys::by_start(a.start, &a.id),
@@ -144,6 +147,7 @@ impl AppointmentRecord {
             cancellation_policy: self.cancellation_policy,
             cancellation: self.cancellation,
             completion: self.completion,
+            problem: self.problem,
             created_at: self.created_at,
         }
     }
@@ -223,6 +227,41 @@ impl DynamoStore {
                 )
                 .build(),
         );
+        // The payment record starts with the booking, listed by month for the platform report;
+        // Stripe's events fill it in.
+        let month = appointment.start.format("%Y-%m").to_string();
+        let payment: Item = HashMap::from([
+            (
+                keys::PK.to_owned(),
+                string(keys::appointment(&appointment.id)),
+            ),
+            (keys::SK.to_owned(), string(keys::PAYMENT)),
+            (
+                "currency".to_owned(),
+                string(appointment.price.total.currency.code()),
+            ),
+            ("state".to_owned(), string("awaiting_payment")),
+            (
+                keys::GSI_SEARCH_PK.to_owned(),
+                string(keys::payments_of_month(&month)),
+            ),
+            (
+                keys::GSI_SEARCH_SK.to_owned(),
+                string(keys::by_start(appointment.start, &appointment.id)),
+            ),
+        ]);
+        items.push(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(payment))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(|e| StoreError::request("TransactWriteItems", e))?,
+                )
+                .build(),
+        );
         for day in days {
             items.push(self.put_claim_day(appointment.expert_id, day)?);
         }
@@ -234,9 +273,10 @@ impl DynamoStore {
             .await
         {
             Ok(_) => Ok(BookOutcome::Booked),
+            // Positions: 0 appointment, 1 idempotency record, 2 payment record, 3.. claim days.
             Err(error) => match failed_conditions(&error) {
                 Some(failed) if failed.contains(&1) => Ok(BookOutcome::KeyUsed),
-                Some(failed) if failed.iter().any(|i| *i >= 2) => Ok(BookOutcome::DayChanged),
+                Some(failed) if failed.iter().any(|i| *i >= 3) => Ok(BookOutcome::DayChanged),
                 _ => Err(StoreError::request("TransactWriteItems", error)),
             },
         }
@@ -426,6 +466,76 @@ impl DynamoStore {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((appointments, more))
+    }
+
+    /// Records the client's problem report on a confirmed appointment, once, and takes it out
+    /// of the automatic-completion index. `Ok(false)`: not confirmed, or reported already.
+    pub async fn report_problem(
+        &self,
+        appointment: AppointmentId,
+        report: &ProblemReport,
+    ) -> Result<bool, StoreError> {
+        let key = keys::appointment(&appointment);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(&key))
+            .key(keys::SK, string(keys::APPOINTMENT))
+            .update_expression("SET problem = :problem REMOVE gsi4pk, gsi4sk")
+            .condition_expression("#status = :confirmed AND attribute_not_exists(problem)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":confirmed", status_value(AppointmentStatus::Confirmed)?)
+            .expression_attribute_values(
+                ":problem",
+                serde_dynamo::to_attribute_value(report)
+                    .map_err(|e| StoreError::corrupt(&key, e))?,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
+    /// The payment records of sessions starting in `[from, to)` within one month (gsi3).
+    pub async fn payments_of_month(
+        &self,
+        month: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        let partition = keys::payments_of_month(month);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_SEARCH)
+            .key_condition_expression("gsi3pk = :month AND gsi3sk BETWEEN :from AND :to")
+            .expression_attribute_values(":month", string(&partition))
+            .expression_attribute_values(
+                ":from",
+                string(from.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            )
+            .expression_attribute_values(":to", string(to.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut records = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| StoreError::request("Query", e))?;
+            records.push(
+                serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(&partition, e))?,
+            );
+        }
+        Ok(records)
     }
 
     /// Appointments whose sweep time of kind `kind` (`HOLDS` or `COMPLETIONS`) has passed,

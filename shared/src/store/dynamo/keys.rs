@@ -10,7 +10,7 @@
 //! | claims of one UTC day | `EXPERT#<exp_id>`  | `BUSY#<yyyy-mm-dd>#claims` (versioned) |
 //! | appointment           | `APPT#<apt_id>`    | `APPT` (gsi1: `CLIENT#<sub>`/`<start>#<apt_id>`, gsi2: `EXPERT#<exp_id>`/`<start>#<apt_id>`) |
 //! | (gsi4 on appointments) | `HOLDS` / `<hold expiry>#<apt_id>` while pending_payment, `COMPLETIONS` / `<end + 24 h>#<apt_id>` while confirmed |
-//! | payment of an appointment | `APPT#<apt_id>` | `PAYMENT` |
+//! | payment of an appointment | `APPT#<apt_id>` | `PAYMENT` (gsi3: `PAYMENTS#<yyyy-mm>` / `<start>#<apt_id>`) |
 //! | message               | `APPT#<apt_id>` | `MSG#<msg ulid>` |
 //! | review (once per appointment: marker `APPT#<apt_id>` / `REVIEW`) | `REVIEWS#<exp_id>` | `<created>#<apt_id>` |
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
@@ -150,4 +150,9 @@ pub fn reviews(expert: &ExpertId) -> String {
 
 pub fn review(created: DateTime<Utc>, appointment: &AppointmentId) -> String {
     by_start(created, appointment)
+}
+
+/// The platform report's partition of payment records (gsi3): one per month of session starts.
+pub fn payments_of_month(month: &str) -> String {
+    format!("PAYMENTS#{month}")
 }
