@@ -1,7 +1,7 @@
 //! Cancellation windows: each produces exactly the Stripe calls and amounts of the policy.
 
 use chrono::Duration;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use marketplace::clock::Clock;
 use serde_json::{Value, json};
 
@@ -19,16 +19,9 @@ enum Payment {
 }
 
 async fn cancel(app: &TestApp, user: &User, id: &str) -> TestResponse {
-    let request = http::Request::builder()
-        .method(Method::POST)
-        .uri(format!("/v1/appointments/{id}/cancel"))
-        .header("content-type", "application/json");
-    app.send_request(
-        request,
-        Some(user),
-        json!({"reason": "plans changed"}).to_string().into_bytes(),
-    )
-    .await
+    let path = format!("/v1/appointments/{id}/cancel");
+    app.post(&path, Some(user), &json!({"reason": "plans changed"}))
+        .await
 }
 
 struct Outcome {
@@ -177,16 +170,9 @@ async fn every_cancellation_window_moves_exactly_the_policys_money() {
 }
 
 async fn complete(app: &TestApp, user: &User, id: &str, no_show: bool) -> TestResponse {
-    let request = http::Request::builder()
-        .method(Method::POST)
-        .uri(format!("/v1/appointments/{id}/complete"))
-        .header("content-type", "application/json");
-    app.send_request(
-        request,
-        Some(user),
-        json!({"client_no_show": no_show}).to_string().into_bytes(),
-    )
-    .await
+    let path = format!("/v1/appointments/{id}/complete");
+    app.post(&path, Some(user), &json!({"client_no_show": no_show}))
+        .await
 }
 
 /// A confirmed, authorised booking for Monday 09:00 seen from three days before.
@@ -304,18 +290,9 @@ async fn reschedule(
     id: &str,
     start: chrono::DateTime<chrono::Utc>,
 ) -> TestResponse {
-    let request = http::Request::builder()
-        .method(Method::POST)
-        .uri(format!("/v1/appointments/{id}/reschedule"))
-        .header("content-type", "application/json");
-    app.send_request(
-        request,
-        Some(user),
-        json!({"start": start.to_rfc3339()})
-            .to_string()
-            .into_bytes(),
-    )
-    .await
+    let path = format!("/v1/appointments/{id}/reschedule");
+    app.post(&path, Some(user), &json!({"start": start.to_rfc3339()}))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,18 +542,8 @@ async fn a_reported_problem_stops_automatic_completion() {
     let report = |user: User| {
         let (app, path) = (&app, path.clone());
         async move {
-            let request = http::Request::builder()
-                .method(Method::POST)
-                .uri(path)
-                .header("content-type", "application/json");
-            app.send_request(
-                request,
-                Some(&user),
-                json!({"description": "The expert never joined."})
-                    .to_string()
-                    .into_bytes(),
-            )
-            .await
+            let body = json!({"description": "The expert never joined."});
+            app.post(&path, Some(&user), &body).await
         }
     };
     report(app.client("bob"))

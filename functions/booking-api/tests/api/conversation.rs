@@ -9,12 +9,7 @@ use crate::booking::{book, bookable_expert, booking, monday_at, three_days_befor
 use crate::helpers::{TestApp, TestResponse, User, spawn_app};
 
 async fn post(app: &TestApp, user: &User, path: &str, body: Value) -> TestResponse {
-    let request = http::Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header("content-type", "application/json");
-    app.send_request(request, Some(user), body.to_string().into_bytes())
-        .await
+    app.post(path, Some(user), &body).await
 }
 
 /// A paid booking for Monday `hour`:00 by `client`, seen from three days before.

@@ -150,6 +150,17 @@ impl TestApp {
         self.send_request(request, user, body).await
     }
 
+    pub async fn post(&self, path: &str, user: Option<&User>, body: &Value) -> TestResponse {
+        self.send(
+            Method::POST,
+            path,
+            user,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
     /// Sends a request built by the caller (extra headers), as `user`.
     pub async fn send_request(
         &self,
