@@ -120,3 +120,106 @@ fn key_schema(elements: &[KeyElement]) -> Result<Vec<KeySchemaElement>, BoxError
         })
         .collect()
 }
+
+/// The bus and queues the local stack made from the template, by logical id.
+#[derive(Clone, Debug, Default)]
+pub struct LocalMessaging {
+    pub bus_name: Option<String>,
+    /// Logical id -> queue URL.
+    pub queue_urls: std::collections::HashMap<String, String>,
+}
+
+/// Creates the template's event buses, queues (dead-letter queues first, redrive policies
+/// set) and rules with their queue targets, each named `<prefix>-<logical id>`.
+pub async fn create_messaging(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+) -> Result<LocalMessaging, BoxError> {
+    let messaging = template.messaging()?;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let name = |logical: &str| format!("{prefix}-{logical}");
+    let mut local = LocalMessaging::default();
+    let mut arns = std::collections::HashMap::new();
+    // Dead-letter queues first: the others name them.
+    let mut queues = messaging.queues.clone();
+    queues.sort_by_key(|q| q.dead_letter.is_some());
+    for queue in &queues {
+        let mut request = sqs.create_queue().queue_name(name(&queue.logical_id));
+        if let Some(timeout) = queue.visibility_timeout {
+            request = request.attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                timeout.to_string(),
+            );
+        }
+        if let Some((dead_letter, max_receives)) = &queue.dead_letter {
+            let target: &String = arns.get(dead_letter).ok_or_else(|| {
+                format!(
+                    "{}: unknown dead-letter queue {dead_letter}",
+                    queue.logical_id
+                )
+            })?;
+            request = request.attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": max_receives})
+                    .to_string(),
+            );
+        }
+        let url = request.send().await?.queue_url.unwrap_or_default();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?;
+        let arn = attributes
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        arns.insert(queue.logical_id.clone(), arn);
+        local.queue_urls.insert(queue.logical_id.clone(), url);
+    }
+    for bus in &messaging.buses {
+        let result = events.create_event_bus().name(name(bus)).send().await;
+        if let Err(error) = result
+            && !error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_already_exists_exception())
+        {
+            return Err(error.into());
+        }
+        local.bus_name = Some(name(bus));
+    }
+    for rule in &messaging.rules {
+        let bus = name(&rule.bus);
+        events
+            .put_rule()
+            .name(name(&rule.logical_id))
+            .event_bus_name(&bus)
+            .event_pattern(rule.pattern.to_string())
+            .send()
+            .await?;
+        for (id, queue) in &rule.targets {
+            let arn = arns
+                .get(queue)
+                .ok_or_else(|| format!("{}: unknown target queue {queue}", rule.logical_id))?;
+            events
+                .put_targets()
+                .rule(name(&rule.logical_id))
+                .event_bus_name(&bus)
+                .targets(
+                    aws_sdk_eventbridge::types::Target::builder()
+                        .id(id)
+                        .arn(arn)
+                        .build()?,
+                )
+                .send()
+                .await?;
+        }
+    }
+    Ok(local)
+}

@@ -89,19 +89,23 @@ pub struct DevServer {
     pub stripe: Option<Arc<StripeServer>>,
     /// Where the Stripe API is (ours or Stripe's).
     pub stripe_url: String,
+    /// The bus and queues made from the template.
+    pub messaging: bootstrap::LocalMessaging,
     listener: TcpListener,
     router: Router,
 }
 
 impl DevServer {
-    /// Creates the table if needed and binds `127.0.0.1:<port>`.
+    /// Creates the table, bus, queues and rules if needed and binds `127.0.0.1:<port>`.
     pub async fn bind(
+        sdk: &aws_config::SdkConfig,
         client: aws_sdk_dynamodb::Client,
         table: &str,
         options: DevServerOptions,
     ) -> Result<DevServer, BoxError> {
         let template = Template::load(&crate::template_path())?;
         bootstrap::create_table(&client, table, &template.table()?).await?;
+        let messaging = bootstrap::create_messaging(sdk, &template, table).await?;
         let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
         let address = listener.local_addr()?;
         let (stripe_settings, stripe) = match options.stripe.clone() {
@@ -138,6 +142,10 @@ impl DevServer {
                 frontend_url: options.frontend_url.clone(),
                 meeting_base_url: marketplace::config::DEFAULT_MEETING_BASE_URL.to_owned(),
             },
+            messaging
+                .bus_name
+                .clone()
+                .map(|bus| (aws_sdk_eventbridge::Client::new(sdk), bus)),
         );
         if let Some(every) = options.sweep_every {
             let services = services.clone();
@@ -158,6 +166,7 @@ impl DevServer {
             store,
             stripe,
             stripe_url,
+            messaging,
             listener,
             router,
         })

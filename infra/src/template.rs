@@ -100,7 +100,114 @@ pub struct ApiRoute {
     pub function: String,
 }
 
+/// An `AWS::SQS::Queue` and, if it has one, its dead-letter queue and receive limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueDefinition {
+    pub logical_id: String,
+    pub dead_letter: Option<(String, u32)>,
+    pub visibility_timeout: Option<u32>,
+}
+
+/// An `AWS::Events::Rule` on one of the template's buses, with its queue targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleDefinition {
+    pub logical_id: String,
+    pub bus: String,
+    pub pattern: serde_json::Value,
+    /// (target id, queue logical id)
+    pub targets: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Messaging {
+    pub buses: Vec<String>,
+    pub queues: Vec<QueueDefinition>,
+    pub rules: Vec<RuleDefinition>,
+}
+
+/// The logical id a `!Ref X` or `!GetAtt X.Attr` points at.
+fn referenced(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => tagged
+            .value
+            .as_str()
+            .and_then(|v| v.split('.').next())
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
 impl Template {
+    /// The buses, queues and rules the local stack recreates.
+    pub fn messaging(&self) -> Result<Messaging, TemplateError> {
+        let mut messaging = Messaging::default();
+        for (id, resource) in &self.resources {
+            let properties = &resource.properties;
+            match resource.kind.as_str() {
+                "AWS::Events::EventBus" => messaging.buses.push(id.clone()),
+                "AWS::SQS::Queue" => {
+                    let redrive = properties.get("RedrivePolicy");
+                    let dead_letter = redrive.and_then(|r| {
+                        let target = referenced(r.get("deadLetterTargetArn")?)?;
+                        let max = r.get("maxReceiveCount")?.as_u64()?;
+                        Some((target, u32::try_from(max).ok()?))
+                    });
+                    if redrive.is_some() && dead_letter.is_none() {
+                        return Err(TemplateError::Shape(format!(
+                            "{id}: unreadable RedrivePolicy"
+                        )));
+                    }
+                    messaging.queues.push(QueueDefinition {
+                        logical_id: id.clone(),
+                        dead_letter,
+                        visibility_timeout: properties
+                            .get("VisibilityTimeout")
+                            .and_then(Value::as_u64)
+                            .and_then(|v| u32::try_from(v).ok()),
+                    });
+                }
+                "AWS::Events::Rule" => {
+                    let bus = properties
+                        .get("EventBusName")
+                        .and_then(referenced)
+                        .ok_or_else(|| {
+                            TemplateError::Shape(format!("{id}: EventBusName must !Ref a bus"))
+                        })?;
+                    let pattern: serde_json::Value = serde_yaml::from_value(
+                        properties
+                            .get("EventPattern")
+                            .cloned()
+                            .unwrap_or(Value::Null),
+                    )?;
+                    let targets = properties
+                        .get("Targets")
+                        .and_then(Value::as_sequence)
+                        .map(|targets| {
+                            targets
+                                .iter()
+                                .filter_map(|t| {
+                                    Some((
+                                        t.get("Id")?.as_str()?.to_owned(),
+                                        referenced(t.get("Arn")?)?,
+                                    ))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    messaging.rules.push(RuleDefinition {
+                        logical_id: id.clone(),
+                        bus,
+                        pattern,
+                        targets,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(messaging)
+    }
+
     pub fn load(path: &Path) -> Result<Template, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
             path: path.display().to_string(),
@@ -202,6 +309,29 @@ mod tests {
             Some("expires_at".to_owned())
         );
         assert!(table.stream_specification.is_some());
+    }
+
+    #[test]
+    fn the_repository_template_routes_events_to_a_queue_with_a_dead_letter_queue() {
+        let template = Template::load(&crate::template_path()).unwrap();
+        let messaging = template.messaging().unwrap();
+        assert_eq!(messaging.buses, ["EventBus"]);
+        let notifications = messaging
+            .queues
+            .iter()
+            .find(|q| q.logical_id == "NotificationsQueue")
+            .unwrap();
+        assert_eq!(
+            notifications.dead_letter,
+            Some(("NotificationsDeadLetterQueue".to_owned(), 5))
+        );
+        let rule = &messaging.rules[0];
+        assert_eq!(rule.bus, "EventBus");
+        assert_eq!(rule.pattern["source"][0], "expert-marketplace.booking");
+        assert_eq!(
+            rule.targets,
+            [("notifications".to_owned(), "NotificationsQueue".to_owned())]
+        );
     }
 
     #[test]

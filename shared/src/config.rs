@@ -19,6 +19,8 @@ pub struct Settings {
     pub frontend_url: String,
     /// `MEETING_BASE_URL`: the video provider's room URL prefix (Jitsi Meet by default).
     pub meeting_base_url: String,
+    /// `EVENT_BUS_NAME`: where the relay publishes domain events (the reminders function).
+    pub event_bus_name: Option<String>,
 }
 
 pub const DEFAULT_MEETING_BASE_URL: &str = "https://meet.jit.si";
@@ -50,6 +52,7 @@ impl Settings {
                 .unwrap_or_else(|| "http://localhost:5173".to_owned()),
             meeting_base_url: optional("MEETING_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_MEETING_BASE_URL.to_owned()),
+            event_bus_name: optional("EVENT_BUS_NAME"),
         })
     }
 }

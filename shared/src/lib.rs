@@ -9,6 +9,7 @@ pub mod booking;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod experts;
 pub mod ids;
 pub mod money;

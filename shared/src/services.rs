@@ -8,6 +8,7 @@ use crate::availability::AvailabilityService;
 use crate::booking::BookingService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
+use crate::events::EventRelay;
 use crate::experts::{ExpertService, SearchService};
 use crate::payments::{PaymentError, PaymentService, StripeGateway};
 use crate::store::dynamo::DynamoStore;
@@ -28,6 +29,8 @@ pub struct Services {
     pub experts: ExpertService,
     pub payments: PaymentService,
     pub search: SearchService,
+    /// Present where the function publishes domain events (the reminders function).
+    pub relay: Option<EventRelay>,
 }
 
 impl Services {
@@ -36,6 +39,7 @@ impl Services {
         gateway: StripeGateway,
         clock: Arc<dyn Clock>,
         links: Links,
+        event_bus: Option<(aws_sdk_eventbridge::Client, String)>,
     ) -> Self {
         let Links {
             frontend_url,
@@ -60,6 +64,7 @@ impl Services {
             bookings,
             search: SearchService::new(store.clone(), availability.clone(), clock.clone()),
             availability,
+            relay: event_bus.map(|(client, bus)| EventRelay::new(store.clone(), client, bus)),
             experts: ExpertService::new(store, clock),
         }
     }
@@ -79,6 +84,10 @@ impl Services {
                 frontend_url: settings.frontend_url.clone(),
                 meeting_base_url: settings.meeting_base_url.clone(),
             },
+            settings
+                .event_bus_name
+                .clone()
+                .map(|bus| (aws_sdk_eventbridge::Client::new(&sdk), bus)),
         ))
     }
 }

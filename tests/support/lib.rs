@@ -22,7 +22,8 @@ impl Stack {
         let (client, table) = bootstrap::fresh_table("e2e")
             .await
             .expect("a fresh table on moto (run the tests with `make test`)");
-        let server = DevServer::bind(client, &table, DevServerOptions::for_tests(SECRET))
+        let sdk = marketplace::config::aws_sdk_config().await;
+        let server = DevServer::bind(&sdk, client, &table, DevServerOptions::for_tests(SECRET))
             .await
             .expect("dev server");
         let base_url = format!("http://{}", server.address);

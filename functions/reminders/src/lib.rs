@@ -1,7 +1,8 @@
 //! The reminders function, run by an EventBridge schedule (and by the dev server on a
-//! timer): today it ends unpaid holds, reading each PaymentIntent back from Stripe first so
-//! that a missed webhook never loses a paid booking. Expiry is also enforced by the claims
-//! themselves, so a late sweep never blocks a new booking.
+//! timer): it ends unpaid holds (reading each PaymentIntent back from Stripe first, so that a
+//! missed webhook never loses a paid booking), completes finished sessions, and relays the
+//! outbox's domain events to the bus. Expiry is also enforced by the claims themselves, so a
+//! late sweep never blocks a new booking.
 
 use marketplace::booking::SweepReport;
 use marketplace::error::ServiceError;
@@ -10,6 +11,16 @@ use marketplace::services::Services;
 /// One run; the scheduled event carries nothing we need.
 pub async fn run(services: &Services) -> Result<SweepReport, ServiceError> {
     let report = services.bookings.expire_holds().await?;
+    if let Some(relay) = &services.relay {
+        let relayed = relay.run().await?;
+        if relayed.published + relayed.failed > 0 {
+            tracing::info!(
+                published = relayed.published,
+                failed = relayed.failed,
+                "events relayed"
+            );
+        }
+    }
     if report != SweepReport::default() {
         tracing::info!(
             expired = report.expired,

@@ -51,8 +51,13 @@ async fn stack(command: &str, flags: &[String]) -> Result<(), BoxError> {
         // A one-off command must not collide with a running stack's ports.
         (options.port, options.stripe_port) = (0, 0);
     }
-    let server =
-        DevServer::bind(aws_sdk_dynamodb::Client::new(&sdk), &table_name(), options).await?;
+    let server = DevServer::bind(
+        &sdk,
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &table_name(),
+        options,
+    )
+    .await?;
     let (services, stripe, store) = (
         server.services.clone(),
         server.stripe.clone(),

@@ -17,6 +17,7 @@ use crate::auth::{Caller, Group};
 use crate::availability::{AvailabilitySettings, Interval, SlotRequest, free_slots};
 use crate::clock::Clock;
 use crate::error::ServiceError;
+use crate::events::{DomainEvent, EventKind};
 use crate::ids::AppointmentId;
 use crate::money::Money;
 use crate::payments::{
@@ -588,7 +589,12 @@ impl BookingService {
                 .collect();
             if self
                 .store
-                .transition(&moved, appointment.status, &rewritten)
+                .transition(
+                    &moved,
+                    appointment.status,
+                    &rewritten,
+                    &DomainEvent::about(EventKind::BookingRescheduled, &moved, now),
+                )
                 .await?
             {
                 tracing::info!(appointment_id = %moved.id, "appointment rescheduled");
@@ -691,7 +697,12 @@ impl BookingService {
             body,
             created_at: self.clock.now(),
         };
-        self.store.add_message(&message).await?;
+        let event = DomainEvent::about(
+            EventKind::MessagePosted,
+            &view.appointment,
+            message.created_at,
+        );
+        self.store.add_message(&message, &event).await?;
         Ok(message)
     }
 
@@ -752,7 +763,12 @@ impl BookingService {
             author_name,
             created_at: self.clock.now(),
         };
-        if self.store.add_review(&review).await? {
+        let event = DomainEvent::about(
+            EventKind::ReviewPosted,
+            &view.appointment,
+            review.created_at,
+        );
+        if self.store.add_review(&review, &event).await? {
             Ok(review)
         } else {
             Err(ServiceError::NotReviewable(
@@ -995,7 +1011,12 @@ impl BookingService {
                 .collect();
             if self
                 .store
-                .transition(&appointment, from, &rewritten)
+                .transition(
+                    &appointment,
+                    from,
+                    &rewritten,
+                    &DomainEvent::about(event_kind(appointment.status), &appointment, now),
+                )
                 .await?
             {
                 tracing::info!(appointment_id = %id, status = ?appointment.status, "appointment moved");
@@ -1051,6 +1072,19 @@ impl BookingService {
             PaymentIntentState::Canceled | PaymentIntentState::InProgress => {}
         }
         Ok(())
+    }
+}
+
+/// The event a status change announces. (`pending_payment` is never a transition's target:
+/// bookings start there.)
+fn event_kind(status: AppointmentStatus) -> EventKind {
+    match status {
+        AppointmentStatus::Confirmed | AppointmentStatus::PendingPayment => {
+            EventKind::BookingConfirmed
+        }
+        AppointmentStatus::Cancelled => EventKind::BookingCancelled,
+        AppointmentStatus::Expired => EventKind::BookingExpired,
+        AppointmentStatus::Completed => EventKind::BookingCompleted,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub store: DynamoStore,
     pub stripe: Arc<StripeServer>,
     pub stripe_url: String,
+    /// The local notifications queue (fed by the bus's rule from the template).
+    pub notifications_queue: String,
     pub services: marketplace::services::Services,
     /// The services' clock: `advance` it to let holds expire.
     pub clock: Arc<OffsetClock>,
@@ -99,7 +101,7 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         ..DevServerOptions::for_tests(SECRET)
     };
     let webhook_secret = options.webhook_secret.clone();
-    let server = DevServer::bind(client, &table, options)
+    let server = DevServer::bind(&sdk, client, &table, options)
         .await
         .expect("dev server");
     let app = TestApp {
@@ -108,6 +110,7 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         store: server.store.clone(),
         stripe: server.stripe.clone().expect("our Stripe test server"),
         stripe_url: server.stripe_url.clone(),
+        notifications_queue: server.messaging.queue_urls["NotificationsQueue"].clone(),
         services: server.services.clone(),
         clock,
         webhook_secret,

@@ -8,6 +8,7 @@ mod availability;
 mod booking;
 mod cancel;
 mod conversation;
+mod events;
 mod helpers;
 mod lambda_events;
 mod openapi;

@@ -19,6 +19,7 @@ use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
     PaymentRecord, Price, ProblemReport, SweepDue,
 };
+use crate::events::DomainEvent;
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
 use crate::store::StoreError;
@@ -290,6 +291,7 @@ impl DynamoStore {
         appointment: &Appointment,
         from: AppointmentStatus,
         days: &[ClaimDay],
+        event: &DomainEvent,
     ) -> Result<bool, StoreError> {
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -363,6 +365,7 @@ impl DynamoStore {
         for day in days {
             items.push(self.put_claim_day(appointment.expert_id, day)?);
         }
+        items.push(self.outbox_entry(event)?);
         match self
             .client
             .transact_write_items()

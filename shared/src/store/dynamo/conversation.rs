@@ -8,13 +8,19 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::{DynamoStore, keys, string};
 use crate::booking::{Message, Review};
+use crate::events::DomainEvent;
 use crate::ids::{AppointmentId, ExpertId};
 use crate::store::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 
 impl DynamoStore {
-    pub async fn add_message(&self, message: &Message) -> Result<(), StoreError> {
+    /// Stores the message and its `message.posted` event together.
+    pub async fn add_message(
+        &self,
+        message: &Message,
+        event: &DomainEvent,
+    ) -> Result<(), StoreError> {
         let mut item: Item =
             serde_dynamo::to_item(message).map_err(|e| StoreError::corrupt(&message.id, e))?;
         item.insert(
@@ -22,14 +28,19 @@ impl DynamoStore {
             string(keys::appointment(&message.appointment_id)),
         );
         item.insert(keys::SK.into(), string(keys::message(&message.id)));
-        self.client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(self.outbox_entry(event)?)
             .send()
             .await
-            .map_err(|e| StoreError::request("PutItem", e))?;
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
         Ok(())
     }
 
@@ -70,7 +81,11 @@ impl DynamoStore {
 
     /// Writes the review once per appointment and adds it to the expert's counters, all or
     /// nothing. `Ok(false)`: the appointment was reviewed already.
-    pub async fn add_review(&self, review: &Review) -> Result<bool, StoreError> {
+    pub async fn add_review(
+        &self,
+        review: &Review,
+        event: &DomainEvent,
+    ) -> Result<bool, StoreError> {
         let build = |e| StoreError::request("TransactWriteItems", e);
         let mut item: Item = serde_dynamo::to_item(review)
             .map_err(|e| StoreError::corrupt(review.appointment_id.to_string(), e))?;
@@ -107,6 +122,7 @@ impl DynamoStore {
             .transact_items(TransactWriteItem::builder().put(once).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
             .transact_items(TransactWriteItem::builder().update(counters).build())
+            .transact_items(self.outbox_entry(event)?)
             .send()
             .await;
         match result {

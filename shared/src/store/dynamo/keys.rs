@@ -13,6 +13,7 @@
 //! | payment of an appointment | `APPT#<apt_id>` | `PAYMENT` (gsi3: `PAYMENTS#<yyyy-mm>` / `<start>#<apt_id>`) |
 //! | message               | `APPT#<apt_id>` | `MSG#<msg ulid>` |
 //! | review (once per appointment: marker `APPT#<apt_id>` / `REVIEW`) | `REVIEWS#<exp_id>` | `<created>#<apt_id>` |
+//! | outbox event          | `OUTBOX` | `<occurred at>#<evt_id>` |
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
@@ -155,4 +156,16 @@ pub fn review(created: DateTime<Utc>, appointment: &AppointmentId) -> String {
 /// The platform report's partition of payment records (gsi3): one per month of session starts.
 pub fn payments_of_month(month: &str) -> String {
     format!("PAYMENTS#{month}")
+}
+
+/// The outbox partition (see `store::dynamo::outbox`).
+pub const OUTBOX: &str = "OUTBOX";
+
+/// Outbox entries in the order the events happened.
+pub fn outbox_entry(event: &crate::events::DomainEvent) -> String {
+    format!(
+        "{}#{}",
+        event.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        event.id
+    )
 }

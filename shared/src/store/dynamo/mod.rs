@@ -6,6 +6,7 @@ mod conversation;
 mod events;
 mod experts;
 pub mod keys;
+mod outbox;
 
 pub use appointments::{BookOutcome, DashboardOwner};
 pub use experts::ExpertSchedule;

@@ -1,0 +1,94 @@
+//! Domain events: what happened to an appointment, written to an outbox in the same DynamoDB
+//! transaction as the change itself, then relayed to the EventBridge bus at least once
+//! (`events::relay`). A crash between the write and the publish loses nothing; a relay that
+//! runs twice publishes twice, so consumers dedupe by event id.
+
+mod relay;
+
+pub use relay::{EventRelay, RelayReport};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::booking::Appointment;
+use crate::ids::{AppointmentId, ExpertId};
+
+/// The EventBridge `source` of every event we publish.
+pub const SOURCE: &str = "expert-marketplace.booking";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    #[serde(rename = "booking.confirmed")]
+    BookingConfirmed,
+    #[serde(rename = "booking.cancelled")]
+    BookingCancelled,
+    #[serde(rename = "booking.expired")]
+    BookingExpired,
+    #[serde(rename = "booking.rescheduled")]
+    BookingRescheduled,
+    #[serde(rename = "booking.completed")]
+    BookingCompleted,
+    #[serde(rename = "message.posted")]
+    MessagePosted,
+    #[serde(rename = "review.posted")]
+    ReviewPosted,
+}
+
+impl EventKind {
+    /// The EventBridge `detail-type`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::BookingConfirmed => "booking.confirmed",
+            EventKind::BookingCancelled => "booking.cancelled",
+            EventKind::BookingExpired => "booking.expired",
+            EventKind::BookingRescheduled => "booking.rescheduled",
+            EventKind::BookingCompleted => "booking.completed",
+            EventKind::MessagePosted => "message.posted",
+            EventKind::ReviewPosted => "review.posted",
+        }
+    }
+}
+
+/// Version 1 of the event document; consumers read `version` first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    pub id: String,
+    pub version: u32,
+    pub kind: EventKind,
+    pub appointment_id: AppointmentId,
+    pub expert_id: ExpertId,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl DomainEvent {
+    pub fn about(kind: EventKind, appointment: &Appointment, now: DateTime<Utc>) -> DomainEvent {
+        DomainEvent {
+            id: format!("evt_{}", ulid::Ulid::new()),
+            version: 1,
+            kind,
+            appointment_id: appointment.id,
+            expert_id: appointment.expert_id,
+            occurred_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_serialise_as_their_detail_types() {
+        for kind in [
+            EventKind::BookingConfirmed,
+            EventKind::BookingCancelled,
+            EventKind::BookingExpired,
+            EventKind::BookingRescheduled,
+            EventKind::BookingCompleted,
+            EventKind::MessagePosted,
+            EventKind::ReviewPosted,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
+    }
+}
