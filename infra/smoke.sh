@@ -10,7 +10,8 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/local-stack"
 api_port=$(free_port)
 moto_port=$(free_port)
 log=$(mktemp)
-STRIPE_PORT=$(free_port) MOTO_PORT=$moto_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
+stripe_port=$(free_port)
+STRIPE_PORT=$stripe_port MOTO_PORT=$moto_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
 stack=$!
 stop() { kill -TERM -- "-$stack" 2>/dev/null || true; wait "$stack" 2>/dev/null || true; }
 trap stop EXIT
@@ -49,11 +50,33 @@ listed=$(curl -sf "$base/v1/experts") || fail "GET /v1/experts failed"
 count=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["results"]))' <<<"$listed")
 [ "$count" = 3 ] || fail "search lists $count experts, not the 3 seeded ones: $listed"
 
+# A client books the first free hour of a seeded expert and pays as the README shows (curl
+# with the test card against the Stripe test server); the webhook confirms the appointment.
+stripe="http://127.0.0.1:$stripe_port"
+client=$("$bin" token --sub smoke-bob --email bob@example.com --group clients)
+expert_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["id"])' <<<"$listed")
+slots=$(curl -sf "$base/v1/experts/$expert_id/slots?duration=60&from=$(date -u -d '+8 days' +%Y-%m-%dT00:00:00Z)&to=$(date -u -d '+15 days' +%Y-%m-%dT00:00:00Z)") ||
+  fail "GET slots failed"
+start=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["slots"][0]["start"])' <<<"$slots") ||
+  fail "no free slot: $slots"
+booked=$(curl -sf -X POST "$base/v1/appointments" -H "Authorization: Bearer $client" \
+  -H 'Idempotency-Key: smoke-1' -H 'Content-Type: application/json' \
+  -d "{\"expert_id\":\"$expert_id\",\"start\":\"$start\",\"duration_minutes\":60}") ||
+  fail "POST /v1/appointments failed"
+appointment=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$booked")
+secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["payment_client_secret"])' <<<"$booked")
+curl -sf -X POST "$stripe/v1/payment_intents/${secret%%_secret_*}/confirm" -u sk_test_local: \
+  -d payment_method=pm_card_visa >/dev/null || fail "confirming the PaymentIntent failed"
+curl -sf -X POST "$stripe/_test/settle" || fail "the webhooks did not settle"
+status=$(curl -sf "$base/v1/appointments/$appointment" -H "Authorization: Bearer $client" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+[ "$status" = confirmed ] || fail "the appointment is $status after payment, not confirmed"
+
 stop
 trap - EXIT
-for port in "$api_port" "$moto_port"; do
+for port in "$api_port" "$moto_port" "$stripe_port"; do
   if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
     fail "port $port still answers after the stack was stopped"
   fi
 done
-echo "smoke: 5 passed, 0 failed"
+echo "smoke: 6 passed, 0 failed"

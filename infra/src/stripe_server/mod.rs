@@ -199,7 +199,7 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(secret_key_of)
         .is_some_and(|key| key == server.config.secret_key);
     if !authorized {
         return json_response(stripe_error(
@@ -274,6 +274,20 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
         server.deliveries.send(endpoint.clone(), event);
     }
     json_response(answer)
+}
+
+/// Stripe takes the key as a bearer token or as the Basic-auth user name (`curl -u sk_...:`).
+fn secret_key_of(authorization: &str) -> Option<String> {
+    use base64::Engine;
+    if let Some(key) = authorization.strip_prefix("Bearer ") {
+        return Some(key.to_owned());
+    }
+    let encoded = authorization.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    Some(text.split(':').next()?.to_owned())
 }
 
 fn json_response((status, body): (StatusCode, Value)) -> Response {
@@ -384,5 +398,25 @@ async fn test_control(
             StatusCode::NO_CONTENT.into_response()
         }
         _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_read_from_bearer_or_basic_auth() {
+        assert_eq!(
+            secret_key_of("Bearer sk_test_local").as_deref(),
+            Some("sk_test_local")
+        );
+        // `curl -u sk_test_local:`
+        assert_eq!(
+            secret_key_of("Basic c2tfdGVzdF9sb2NhbDo=").as_deref(),
+            Some("sk_test_local")
+        );
+        assert_eq!(secret_key_of("Basic !!!"), None);
+        assert_eq!(secret_key_of("Token x"), None);
     }
 }
