@@ -141,6 +141,7 @@ impl DevServer {
             Links {
                 frontend_url: options.frontend_url.clone(),
                 meeting_base_url: marketplace::config::DEFAULT_MEETING_BASE_URL.to_owned(),
+                mail_from: marketplace::config::DEFAULT_MAIL_FROM.to_owned(),
             },
             messaging
                 .bus_name

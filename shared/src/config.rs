@@ -19,11 +19,14 @@ pub struct Settings {
     pub frontend_url: String,
     /// `MEETING_BASE_URL`: the video provider's room URL prefix (Jitsi Meet by default).
     pub meeting_base_url: String,
+    /// `MAIL_FROM`: the sender of invites and emails.
+    pub mail_from: String,
     /// `EVENT_BUS_NAME`: where the relay publishes domain events (the reminders function).
     pub event_bus_name: Option<String>,
 }
 
 pub const DEFAULT_MEETING_BASE_URL: &str = "https://meet.jit.si";
+pub const DEFAULT_MAIL_FROM: &str = "bookings@example.com";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -52,6 +55,7 @@ impl Settings {
                 .unwrap_or_else(|| "http://localhost:5173".to_owned()),
             meeting_base_url: optional("MEETING_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_MEETING_BASE_URL.to_owned()),
+            mail_from: optional("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
             event_bus_name: optional("EVENT_BUS_NAME"),
         })
     }

@@ -13,6 +13,7 @@ pub mod events;
 pub mod experts;
 pub mod ids;
 pub mod money;
+pub mod notifications;
 pub mod payments;
 pub mod services;
 pub mod store;

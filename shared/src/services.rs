@@ -19,6 +19,8 @@ use crate::store::dynamo::DynamoStore;
 pub struct Links {
     pub frontend_url: String,
     pub meeting_base_url: String,
+    /// The sender of invites and emails.
+    pub mail_from: String,
 }
 
 #[derive(Clone)]
@@ -44,6 +46,7 @@ impl Services {
         let Links {
             frontend_url,
             meeting_base_url,
+            mail_from,
         } = links;
         let availability = AvailabilityService::new(store.clone(), clock.clone());
         let bookings = BookingService::new(
@@ -51,6 +54,7 @@ impl Services {
             gateway.clone(),
             clock.clone(),
             meeting_base_url,
+            mail_from,
         );
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
@@ -83,6 +87,7 @@ impl Services {
             Links {
                 frontend_url: settings.frontend_url.clone(),
                 meeting_base_url: settings.meeting_base_url.clone(),
+                mail_from: settings.mail_from.clone(),
             },
             settings
                 .event_bus_name

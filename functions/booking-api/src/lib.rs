@@ -76,6 +76,11 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
         ),
         (
             Method::GET,
+            "/v1/appointments/{id}/invite.ics",
+            get(routes::appointments::invite),
+        ),
+        (
+            Method::GET,
             "/v1/experts/{id}/reviews",
             get(routes::experts::reviews),
         ),

@@ -117,6 +117,9 @@ pub struct Appointment {
     pub expert_id: ExpertId,
     #[serde(skip)]
     pub client: UserId,
+    /// Where the client is reached, from their token at booking time.
+    #[serde(skip)]
+    pub client_email: Option<String>,
     pub status: AppointmentStatus,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -143,6 +146,10 @@ pub struct Appointment {
     pub completion: Option<Completion>,
     /// Reported by the client after the session started: stops automatic completion.
     pub problem: Option<ProblemReport>,
+    /// Raised by every change the parties' calendars must follow (move, cancel): the invite's
+    /// SEQUENCE.
+    #[serde(skip)]
+    pub revision: u32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -299,6 +306,7 @@ impl Appointment {
     pub fn hold(
         request: &BookingRequest,
         client: UserId,
+        client_email: Option<String>,
         settings: &AvailabilitySettings,
         price: Price,
         now: DateTime<Utc>,
@@ -308,6 +316,7 @@ impl Appointment {
             id: AppointmentId::new(),
             expert_id: request.expert_id,
             client,
+            client_email,
             status: AppointmentStatus::PendingPayment,
             start: request.start,
             end: request.end(),
@@ -323,6 +332,7 @@ impl Appointment {
             cancellation: None,
             completion: None,
             problem: None,
+            revision: 0,
             created_at: now,
         }
     }

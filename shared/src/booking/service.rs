@@ -20,6 +20,7 @@ use crate::error::ServiceError;
 use crate::events::{DomainEvent, EventKind};
 use crate::ids::AppointmentId;
 use crate::money::Money;
+use crate::notifications::ics::{Invite, Method};
 use crate::payments::{
     AuthorizationRequest, CaptureTiming, PaymentIntentState, PaymentIntentSummary, StripeGateway,
 };
@@ -51,6 +52,8 @@ pub struct BookingService {
     clock: Arc<dyn Clock>,
     /// Meeting rooms live under this URL (Jitsi Meet by default: no account needed).
     meeting_base_url: String,
+    /// The address invites and emails come from.
+    mail_from: String,
 }
 
 impl BookingService {
@@ -59,12 +62,14 @@ impl BookingService {
         gateway: StripeGateway,
         clock: Arc<dyn Clock>,
         meeting_base_url: String,
+        mail_from: String,
     ) -> Self {
         Self {
             store,
             gateway,
             clock,
             meeting_base_url,
+            mail_from,
         }
     }
 
@@ -244,8 +249,14 @@ impl BookingService {
                         e.to_string(),
                     ))
                 })?;
-            let appointment =
-                Appointment::hold(&request, caller.user_id.clone(), settings, price, now);
+            let appointment = Appointment::hold(
+                &request,
+                caller.user_id.clone(),
+                caller.email.clone(),
+                settings,
+                price,
+                now,
+            );
             let occupancy = appointment.occupancy;
             let days = claim_lists(&schedule.claim_days, &appointment, now);
             if days
@@ -541,7 +552,8 @@ impl BookingService {
                 .settings
                 .clone()
                 .unwrap_or_else(AvailabilitySettings::closed);
-            let moved = appointment.moved_to(new_start);
+            let mut moved = appointment.moved_to(new_start);
+            moved.revision += 1;
             // The slot is checked against everything but this appointment's own claim.
             let mut busy = schedule.external_busy.clone();
             busy.extend(schedule.claim_days.iter().flat_map(|d| {
@@ -677,6 +689,73 @@ impl BookingService {
                 .into_iter()
                 .filter_map(|r| r.currency.map(|currency| (currency, r))),
         ))
+    }
+
+    /// The appointment's calendar invite for one of its parties: a request while it is on, a
+    /// cancellation once cancelled; the same UID throughout, SEQUENCE = its revision.
+    pub async fn invite(&self, caller: &Caller, id: &str) -> Result<String, ServiceError> {
+        let view = self
+            .appointment_for(caller, id, Some(chrono_tz::UTC))
+            .await?;
+        let appointment = &view.appointment;
+        let method = match appointment.status {
+            AppointmentStatus::Confirmed | AppointmentStatus::Completed => Method::Request,
+            AppointmentStatus::Cancelled => Method::Cancel,
+            AppointmentStatus::PendingPayment | AppointmentStatus::Expired => {
+                return Err(ServiceError::NotFound(
+                    "invite (the booking is not confirmed)",
+                ));
+            }
+        };
+        let expert = self
+            .store
+            .profile(appointment.expert_id)
+            .await?
+            .ok_or(ServiceError::NotFound("expert"))?;
+        let client = self.store.account(&appointment.client).await?;
+        let expert_account = self.store.account(&expert.owner).await?;
+        let client_name = client
+            .as_ref()
+            .and_then(|a| a.settings.as_ref().map(|s| s.display_name.clone()))
+            .unwrap_or_else(|| "Client".to_owned());
+        let email = |account: &Option<crate::accounts::StoredAccount>| {
+            account
+                .as_ref()
+                .and_then(|a| a.email.clone())
+                .unwrap_or_default()
+        };
+        let client_email = appointment
+            .client_email
+            .clone()
+            .unwrap_or_else(|| email(&client));
+        let expert_email = email(&expert_account);
+        let attendees: Vec<(&str, &str)> = [
+            (client_name.as_str(), client_email.as_str()),
+            (expert.display_name.as_str(), expert_email.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, email)| !email.is_empty())
+        .collect();
+        let summary = format!("Consultation: {} with {}", expert.display_name, client_name);
+        let link = appointment.meeting_url(&self.meeting_base_url);
+        let description = match &link {
+            Some(link) => format!("Join: {link}\n\n{}", appointment.notes),
+            None => appointment.notes.clone(),
+        };
+        Ok(Invite {
+            method,
+            appointment: appointment.id,
+            sequence: appointment.revision,
+            start: appointment.start,
+            end: appointment.end,
+            summary: &summary,
+            description: &description,
+            location: link.as_deref(),
+            organizer: ("Expert Marketplace", &self.mail_from),
+            attendees: &attendees,
+            now: self.clock.now(),
+        }
+        .render())
     }
 
     /// A message from one party to the other about this appointment.
@@ -984,6 +1063,9 @@ impl BookingService {
                 return Ok(false);
             }
             appointment.status = target;
+            if target == AppointmentStatus::Cancelled {
+                appointment.revision += 1;
+            }
             if let Some(intent) = payment_intent {
                 appointment.payment_intent = Some(intent.to_owned());
             }

@@ -45,6 +45,9 @@ impl ExpertService {
         let draft = input.parse()?;
         let now = self.clock.now();
         let owner = &caller.user_id;
+        if let Some(email) = &caller.email {
+            self.store.remember_email(owner, email).await?;
+        }
         // Two rounds at most: a concurrent first save can win the link between our read and
         // our create, and then we update the profile it created.
         for _ in 0..2 {

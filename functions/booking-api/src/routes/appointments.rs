@@ -118,3 +118,15 @@ pub async fn report_problem(
             .await?,
     ))
 }
+
+pub async fn invite(
+    State(services): State<Services>,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let calendar = services.bookings.invite(&caller, &id).await?;
+    Ok((
+        [(http::header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        calendar,
+    ))
+}

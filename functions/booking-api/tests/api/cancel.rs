@@ -574,3 +574,71 @@ async fn a_reported_problem_stops_automatic_completion() {
         .await;
     assert_eq!(view.ok(StatusCode::OK)["status"], "confirmed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invite_follows_the_appointment_with_one_uid_and_a_rising_sequence() {
+    let app = spawn_app().await;
+    let (id, _) = confirmed(&app).await;
+    let invite = |user: User| {
+        let (app, path) = (&app, format!("/v1/appointments/{id}/invite.ics"));
+        async move {
+            let request = http::Request::get(path)
+                .header(
+                    "authorization",
+                    format!("Bearer {}", user.token_for_tests()),
+                )
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = tower::ServiceExt::oneshot(app.gateway.clone(), request)
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (
+                status,
+                String::from_utf8(bytes.to_vec())
+                    .unwrap()
+                    .replace("\r\n ", ""),
+            )
+        }
+    };
+    let field = |ics: &str, name: &str| {
+        ics.split("\r\n")
+            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let (status, first) = invite(app.client("bob")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(field(&first, "METHOD"), "REQUEST");
+    assert_eq!(field(&first, "SEQUENCE"), "0");
+    assert_eq!(field(&first, "UID"), format!("{id}@expert-marketplace"));
+    assert_eq!(
+        field(&first, "DTSTART"),
+        monday_at(9, 0).format("%Y%m%dT%H%M%SZ").to_string()
+    );
+    assert!(first.contains("mailto:bob@example.com") && first.contains("mailto:ada@example.com"));
+    assert!(field(&first, "URL").starts_with("https://meet.jit.si/expert-session-"));
+
+    reschedule(&app, &app.expert("ada"), &id, monday_at(11, 0))
+        .await
+        .ok(StatusCode::OK);
+    let (_, moved) = invite(app.expert("ada")).await;
+    assert_eq!(field(&moved, "SEQUENCE"), "1");
+    assert_eq!(
+        field(&moved, "DTSTART"),
+        monday_at(11, 0).format("%Y%m%dT%H%M%SZ").to_string()
+    );
+
+    cancel(&app, &app.client("bob"), &id)
+        .await
+        .ok(StatusCode::OK);
+    let (_, cancelled) = invite(app.client("bob")).await;
+    assert_eq!(field(&cancelled, "METHOD"), "CANCEL");
+    assert_eq!(field(&cancelled, "SEQUENCE"), "2");
+    assert_eq!(field(&cancelled, "UID"), field(&first, "UID"));
+
+    let (status, _) = invite(app.client("mallory")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -42,6 +42,13 @@ pub struct User {
     token: String,
 }
 
+impl User {
+    /// The bearer token, for requests built by hand.
+    pub fn token_for_tests(&self) -> &str {
+        &self.token
+    }
+}
+
 pub struct TestResponse {
     pub status: StatusCode,
     pub content_type: String,

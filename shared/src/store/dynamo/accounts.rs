@@ -116,6 +116,24 @@ impl DynamoStore {
         parse_account(&pk, output.attributes.unwrap_or_default())
     }
 
+    /// Keeps the address from the user's token on their account, so that others' invites can
+    /// name them.
+    pub async fn remember_email(&self, user: &UserId, email: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::user(user)))
+            .key(keys::SK, string(keys::ACCOUNT))
+            .update_expression("SET email = :email, entity = :entity, user_id = :user")
+            .expression_attribute_values(":email", string(email))
+            .expression_attribute_values(":entity", string("account"))
+            .expression_attribute_values(":user", string(user.as_str()))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("UpdateItem", e))?;
+        Ok(())
+    }
+
     /// The expert profile this user owns, if any.
     pub async fn expert_id_of(&self, user: &UserId) -> Result<Option<ExpertId>, StoreError> {
         Ok(self.account(user).await?.and_then(|a| a.expert_id))

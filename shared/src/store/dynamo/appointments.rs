@@ -47,6 +47,8 @@ struct AppointmentRecord {
     appointment_id: AppointmentId,
     expert_id: ExpertId,
     client: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_email: Option<String>,
     status: AppointmentStatus,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -73,6 +75,8 @@ struct AppointmentRecord {
     completion: Option<Completion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     problem: Option<ProblemReport>,
+    #[serde(default)]
+    revision: u32,
     created_at: DateTime<Utc>,
     gsi1pk: String,
     gsi1sk: String,
@@ -93,6 +97,7 @@ impl AppointmentRecord {
             appointment_id: a.id,
             expert_id: a.expert_id,
             client: a.client.clone(),
+            client_email: a.client_email.clone(),
             status: a.status,
             start: a.start,
             end: a.end,
@@ -112,6 +117,7 @@ impl AppointmentRecord {
             cancellation: a.cancellation.clone(),
             completion: a.completion.clone(),
             problem: a.problem.clone(),
+            revision: a.revision,
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
             gsi1sk: keys::by_start(a.start, &a.id),
@@ -127,6 +133,7 @@ impl AppointmentRecord {
             id: self.appointment_id,
             expert_id: self.expert_id,
             client: self.client,
+            client_email: self.client_email,
             status: self.status,
             start: self.start,
             end: self.end,
@@ -149,6 +156,7 @@ impl AppointmentRecord {
             cancellation: self.cancellation,
             completion: self.completion,
             problem: self.problem,
+            revision: self.revision,
             created_at: self.created_at,
         }
     }
@@ -304,13 +312,17 @@ impl DynamoStore {
         // The time may have moved (a reschedule); writing it again otherwise changes nothing.
         let mut expression = "SET #status = :to, #start = :start, #end = :end, \
              occupancy_start = :occ_start, occupancy_end = :occ_end, gsi1sk = :by_start, \
-             gsi2sk = :by_start"
+             gsi2sk = :by_start, revision = :revision"
             .to_owned();
         update = update
             .expression_attribute_names("#start", "start")
             .expression_attribute_names("#end", "end")
             .expression_attribute_values(":start", string(timestamp(appointment.start)))
             .expression_attribute_values(":end", string(timestamp(appointment.end)))
+            .expression_attribute_values(
+                ":revision",
+                AttributeValue::N(appointment.revision.to_string()),
+            )
             .expression_attribute_values(
                 ":occ_start",
                 string(timestamp(appointment.occupancy.start)),
