@@ -141,6 +141,12 @@ pub async fn create_messaging(
     let events = aws_sdk_eventbridge::Client::new(sdk);
     let name = |logical: &str| format!("{prefix}-{logical}");
     let mut local = LocalMessaging::default();
+    // SES sends only from verified identities (moto enforces it too).
+    aws_sdk_ses::Client::new(sdk)
+        .verify_email_identity()
+        .email_address(marketplace::config::DEFAULT_MAIL_FROM)
+        .send()
+        .await?;
     let mut arns = std::collections::HashMap::new();
     // Dead-letter queues first: the others name them.
     let mut queues = messaging.queues.clone();

@@ -147,15 +147,31 @@ impl DevServer {
                 .bus_name
                 .clone()
                 .map(|bus| (aws_sdk_eventbridge::Client::new(sdk), bus)),
+            aws_sdk_ses::Client::new(sdk),
         );
         if let Some(every) = options.sweep_every {
             let services = services.clone();
+            let sqs = aws_sdk_sqs::Client::new(sdk);
+            let queue = messaging.queue_urls.get("NotificationsQueue").cloned();
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(every);
                 loop {
                     ticks.tick().await;
                     if let Err(error) = reminders::run(&services).await {
                         tracing::error!(error = %error, "scheduled sweep failed");
+                    }
+                    // The notifier's SQS trigger: drain what the relay just published.
+                    if let Some(queue) = &queue {
+                        loop {
+                            match crate::queue_pump::notifications(&sqs, queue, &services).await {
+                                Ok((0, 0)) => break,
+                                Ok(_) => {}
+                                Err(error) => {
+                                    tracing::error!(error = %error, "notifier run failed");
+                                    break;
+                                }
+                            }
+                        }
                     }
                 }
             });

@@ -8,6 +8,7 @@ pub mod dev_jwt;
 pub mod dev_server;
 pub mod gateway;
 pub mod lambda;
+pub mod queue_pump;
 pub mod seed;
 pub mod stripe_server;
 pub mod template;

@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::events::EventRelay;
 use crate::experts::{ExpertService, SearchService};
+use crate::notifications::NotificationService;
 use crate::payments::{PaymentError, PaymentService, StripeGateway};
 use crate::store::dynamo::DynamoStore;
 
@@ -33,6 +34,7 @@ pub struct Services {
     pub search: SearchService,
     /// Present where the function publishes domain events (the reminders function).
     pub relay: Option<EventRelay>,
+    pub notifications: NotificationService,
 }
 
 impl Services {
@@ -42,6 +44,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         links: Links,
         event_bus: Option<(aws_sdk_eventbridge::Client, String)>,
+        ses: aws_sdk_ses::Client,
     ) -> Self {
         let Links {
             frontend_url,
@@ -54,8 +57,9 @@ impl Services {
             gateway.clone(),
             clock.clone(),
             meeting_base_url,
-            mail_from,
+            mail_from.clone(),
         );
+        let bookings_for_notifications = bookings.clone();
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
             payments: PaymentService::new(
@@ -69,6 +73,13 @@ impl Services {
             search: SearchService::new(store.clone(), availability.clone(), clock.clone()),
             availability,
             relay: event_bus.map(|(client, bus)| EventRelay::new(store.clone(), client, bus)),
+            notifications: NotificationService::new(
+                store.clone(),
+                bookings_for_notifications,
+                ses,
+                mail_from,
+                clock.clone(),
+            ),
             experts: ExpertService::new(store, clock),
         }
     }
@@ -93,6 +104,7 @@ impl Services {
                 .event_bus_name
                 .clone()
                 .map(|bus| (aws_sdk_eventbridge::Client::new(&sdk), bus)),
+            aws_sdk_ses::Client::new(&sdk),
         ))
     }
 }

@@ -697,15 +697,24 @@ impl BookingService {
         let view = self
             .appointment_for(caller, id, Some(chrono_tz::UTC))
             .await?;
-        let appointment = &view.appointment;
+        self.invite_details(&view.appointment)
+            .await?
+            .map(|details| details.calendar)
+            .ok_or(ServiceError::NotFound(
+                "invite (the booking is not confirmed)",
+            ))
+    }
+
+    /// The invite and the two parties it is for (names, addresses, zones); `None` while the
+    /// booking is not confirmed (or has expired).
+    pub async fn invite_details(
+        &self,
+        appointment: &Appointment,
+    ) -> Result<Option<InviteDetails>, ServiceError> {
         let method = match appointment.status {
             AppointmentStatus::Confirmed | AppointmentStatus::Completed => Method::Request,
             AppointmentStatus::Cancelled => Method::Cancel,
-            AppointmentStatus::PendingPayment | AppointmentStatus::Expired => {
-                return Err(ServiceError::NotFound(
-                    "invite (the booking is not confirmed)",
-                ));
-            }
+            AppointmentStatus::PendingPayment | AppointmentStatus::Expired => return Ok(None),
         };
         let expert = self
             .store
@@ -714,35 +723,38 @@ impl BookingService {
             .ok_or(ServiceError::NotFound("expert"))?;
         let client = self.store.account(&appointment.client).await?;
         let expert_account = self.store.account(&expert.owner).await?;
-        let client_name = client
-            .as_ref()
-            .and_then(|a| a.settings.as_ref().map(|s| s.display_name.clone()))
-            .unwrap_or_else(|| "Client".to_owned());
-        let email = |account: &Option<crate::accounts::StoredAccount>| {
-            account
+        let client_settings = client.as_ref().and_then(|a| a.settings.clone());
+        let client_party = Party {
+            name: client_settings
                 .as_ref()
-                .and_then(|a| a.email.clone())
-                .unwrap_or_default()
+                .map_or_else(|| "Client".to_owned(), |s| s.display_name.clone()),
+            email: appointment
+                .client_email
+                .clone()
+                .or_else(|| client.as_ref().and_then(|a| a.email.clone())),
+            zone: client_settings
+                .as_ref()
+                .map_or(chrono_tz::UTC, |s| s.time_zone),
         };
-        let client_email = appointment
-            .client_email
-            .clone()
-            .unwrap_or_else(|| email(&client));
-        let expert_email = email(&expert_account);
-        let attendees: Vec<(&str, &str)> = [
-            (client_name.as_str(), client_email.as_str()),
-            (expert.display_name.as_str(), expert_email.as_str()),
-        ]
-        .into_iter()
-        .filter(|(_, email)| !email.is_empty())
-        .collect();
-        let summary = format!("Consultation: {} with {}", expert.display_name, client_name);
-        let link = appointment.meeting_url(&self.meeting_base_url);
-        let description = match &link {
+        let expert_party = Party {
+            name: expert.display_name.clone(),
+            email: expert_account.as_ref().and_then(|a| a.email.clone()),
+            zone: expert.time_zone,
+        };
+        let attendees: Vec<(&str, &str)> = [&client_party, &expert_party]
+            .iter()
+            .filter_map(|p| p.email.as_deref().map(|email| (p.name.as_str(), email)))
+            .collect();
+        let summary = format!(
+            "Consultation: {} with {}",
+            expert_party.name, client_party.name
+        );
+        let meeting_url = appointment.meeting_url(&self.meeting_base_url);
+        let description = match &meeting_url {
             Some(link) => format!("Join: {link}\n\n{}", appointment.notes),
             None => appointment.notes.clone(),
         };
-        Ok(Invite {
+        let calendar = Invite {
             method,
             appointment: appointment.id,
             sequence: appointment.revision,
@@ -750,12 +762,19 @@ impl BookingService {
             end: appointment.end,
             summary: &summary,
             description: &description,
-            location: link.as_deref(),
+            location: meeting_url.as_deref(),
             organizer: ("Expert Marketplace", &self.mail_from),
             attendees: &attendees,
             now: self.clock.now(),
         }
-        .render())
+        .render();
+        Ok(Some(InviteDetails {
+            method,
+            calendar,
+            client: client_party,
+            expert: expert_party,
+            meeting_url,
+        }))
     }
 
     /// A message from one party to the other about this appointment.
@@ -1155,6 +1174,23 @@ impl BookingService {
         }
         Ok(())
     }
+}
+
+/// One of the two parties, as an invite and an email address them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Party {
+    pub name: String,
+    pub email: Option<String>,
+    pub zone: Tz,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InviteDetails {
+    pub method: Method,
+    pub calendar: String,
+    pub client: Party,
+    pub expert: Party,
+    pub meeting_url: Option<String>,
 }
 
 /// The event a status change announces. (`pending_payment` is never a transition's target:

@@ -1,4 +1,8 @@
-//! Notifications: what the people concerned are told when an appointment changes. Today: the
-//! calendar invites; the emails around them and their sending come with the notifier.
+//! Notifications: what the people concerned are told when an appointment changes: emails
+//! (SES) in each party's zone, with the calendar invite attached.
 
+pub mod email;
 pub mod ics;
+mod service;
+
+pub use service::NotificationService;

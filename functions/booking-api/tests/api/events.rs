@@ -99,3 +99,136 @@ async fn state_changes_reach_the_notifications_queue_through_the_outbox() {
     assert_eq!(again.published, 0);
     assert!(drain(&app).await.is_empty());
 }
+
+/// The emails moto recorded for `address`, as (subject header, decoded calendar part).
+async fn emails_to(address: &str) -> Vec<(String, String)> {
+    use base64::Engine;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let decode = |b64: &str| {
+        let compact: String = b64.split_whitespace().collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    data["ses"]["RawMessage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["destinations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d == address)
+        })
+        .map(|m| {
+            let raw = m["raw_data"].as_str().unwrap();
+            let subject = raw
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: =?UTF-8?B?"))
+                .map(|s| decode(s.trim_end_matches("?=")))
+                .unwrap_or_default();
+            let calendar = raw
+                .split("Content-Type: text/calendar")
+                .nth(1)
+                .and_then(|part| part.split("\r\n\r\n").nth(1))
+                .and_then(|body| body.split("--").next())
+                .map(decode)
+                .unwrap_or_default();
+            (subject, calendar.replace("\r\n ", ""))
+        })
+        .collect()
+}
+
+fn field(calendar: &str, name: &str) -> String {
+    calendar
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_party_gets_one_email_per_change_with_the_invite() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    three_days_before(&app);
+    // Addresses of their own, since moto keeps every test's mail together.
+    let client = format!("notify-{}", ulid::Ulid::new()).to_lowercase();
+    let held = book(
+        &app,
+        &app.client(&client),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let held = held.ok(StatusCode::CREATED).clone();
+    let id = held["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.pay(
+            held["payment_client_secret"].as_str().unwrap(),
+            "pm_card_visa"
+        )
+        .await,
+        200
+    );
+    let relay = app.services.relay.as_ref().unwrap();
+    let sdk = marketplace::config::aws_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let pump =
+        || local_stack::queue_pump::notifications(&sqs, &app.notifications_queue, &app.services);
+    let confirmed = app.store.pending_events(10).await.unwrap().remove(0);
+    relay.run().await.unwrap();
+    assert_eq!(pump().await.unwrap(), (1, 0));
+    let address = format!("{client}@example.com");
+    let mail = emails_to(&address).await;
+    assert_eq!(mail.len(), 1, "one confirmation for the client");
+    assert!(
+        mail[0].0.starts_with("Booked: consultation with Ada"),
+        "{}",
+        mail[0].0
+    );
+    let calendar = &mail[0].1;
+    assert_eq!(field(calendar, "METHOD"), "REQUEST");
+    assert_eq!(field(calendar, "UID"), format!("{id}@expert-marketplace"));
+    assert_eq!(field(calendar, "SEQUENCE"), "0");
+    let expert_mail: Vec<_> = emails_to("ada@example.com")
+        .await
+        .into_iter()
+        .filter(|(_, c)| field(c, "UID") == format!("{id}@expert-marketplace"))
+        .collect();
+    assert_eq!(expert_mail.len(), 1, "one confirmation for the expert");
+
+    // The same event again (a redelivery): nobody is emailed twice.
+    assert_eq!(
+        app.services.notifications.handle(&confirmed).await.unwrap(),
+        0
+    );
+    assert_eq!(emails_to(&address).await.len(), 1);
+
+    // Cancelled: the same UID, a higher SEQUENCE, METHOD:CANCEL.
+    app.post(
+        &format!("/v1/appointments/{id}/cancel"),
+        Some(&app.client(&client)),
+        &json!({"reason": "ill"}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    relay.run().await.unwrap();
+    assert_eq!(pump().await.unwrap(), (1, 0));
+    let mail = emails_to(&address).await;
+    assert_eq!(mail.len(), 2);
+    let cancel = &mail[1].1;
+    assert_eq!(field(cancel, "METHOD"), "CANCEL");
+    assert_eq!(field(cancel, "UID"), field(calendar, "UID"));
+    assert_eq!(field(cancel, "SEQUENCE"), "1");
+    assert!(mail[1].0.starts_with("Cancelled:"));
+}

@@ -50,6 +50,43 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Whether this notification (`<event id>:<recipient>`) went out already.
+    pub async fn notified(&self, notification: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::notification(notification)))
+            .key(keys::SK, string(keys::NOTIFICATION))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(output.item.is_some())
+    }
+
+    pub async fn mark_notified(
+        &self,
+        notification: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, string(keys::notification(notification)))
+            .item(keys::SK, string(keys::NOTIFICATION))
+            .item(
+                "expires_at",
+                AttributeValue::N((now + Duration::days(KEEP_DAYS)).timestamp().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| StoreError::request("PutItem", e))?;
+        Ok(())
+    }
+}
+
 /// A conditional update refused because the stored record is already newer is no error.
 fn newer_or_nothing<T>(
     result: Result<T, SdkError<UpdateItemError, HttpResponse>>,

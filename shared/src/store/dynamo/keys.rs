@@ -169,3 +169,10 @@ pub fn outbox_entry(event: &crate::events::DomainEvent) -> String {
         event.id
     )
 }
+
+pub const NOTIFICATION: &str = "SENT";
+
+/// A notification that went out: `<event id>:<recipient>`, kept 30 days.
+pub fn notification(id: &str) -> String {
+    format!("NOTIFIED#{id}")
+}
