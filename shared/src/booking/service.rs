@@ -332,6 +332,19 @@ impl BookingService {
                 }
             }
         }
+        for (id, kind) in self.store.due_reminders(now, SWEEP_BATCH).await? {
+            let Some(appointment) = self.store.appointment(id).await? else {
+                continue;
+            };
+            // Exactly once: the reminder item is removed in the transaction that writes its
+            // event, so an overlapping or repeated sweep finds nothing left to fire.
+            let event = DomainEvent::about(kind, &appointment, now);
+            if appointment.status == AppointmentStatus::Confirmed
+                && self.store.fire_reminder(id, &event).await?
+            {
+                report.reminders += 1;
+            }
+        }
         for id in self.store.sweep_due(keys::HOLDS, now, SWEEP_BATCH).await? {
             let Some(appointment) = self.store.appointment(id).await? else {
                 continue;
@@ -1212,6 +1225,8 @@ pub struct SweepReport {
     pub expired: usize,
     /// Sessions completed (and captured) automatically.
     pub completed: usize,
+    /// Reminders fired (emailed by the notifier).
+    pub reminders: usize,
     /// Holds that were in fact paid (a missed or late webhook).
     pub confirmed: usize,
 }

@@ -32,6 +32,10 @@ pub enum EventKind {
     MessagePosted,
     #[serde(rename = "review.posted")]
     ReviewPosted,
+    #[serde(rename = "booking.reminder_24h")]
+    Reminder24h,
+    #[serde(rename = "booking.reminder_1h")]
+    Reminder1h,
 }
 
 impl EventKind {
@@ -45,6 +49,8 @@ impl EventKind {
             EventKind::BookingCompleted => "booking.completed",
             EventKind::MessagePosted => "message.posted",
             EventKind::ReviewPosted => "review.posted",
+            EventKind::Reminder24h => "booking.reminder_24h",
+            EventKind::Reminder1h => "booking.reminder_1h",
         }
     }
 }
@@ -87,6 +93,8 @@ mod tests {
             EventKind::BookingCompleted,
             EventKind::MessagePosted,
             EventKind::ReviewPosted,
+            EventKind::Reminder24h,
+            EventKind::Reminder1h,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
         }

@@ -50,6 +50,8 @@ impl NotificationService {
             EventKind::BookingConfirmed => "Booked",
             EventKind::BookingRescheduled => "Moved",
             EventKind::BookingCancelled => "Cancelled",
+            EventKind::Reminder24h => "Tomorrow",
+            EventKind::Reminder1h => "In one hour",
             _ => return Ok(0),
         };
         let Some(appointment) = self.store.appointment(event.appointment_id).await? else {

@@ -1,6 +1,7 @@
 //! Domain events: written with the change they announce, relayed to the bus, delivered to the
 //! notifications queue by the template's rule.
 
+use chrono::Duration;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -231,4 +232,71 @@ async fn each_party_gets_one_email_per_change_with_the_invite() {
     assert_eq!(field(cancel, "UID"), field(calendar, "UID"));
     assert_eq!(field(cancel, "SEQUENCE"), "1");
     assert!(mail[1].0.starts_with("Cancelled:"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap() {
+    use marketplace::clock::Clock;
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    three_days_before(&app);
+    let client = format!("remind-{}", ulid::Ulid::new()).to_lowercase();
+    let held = book(
+        &app,
+        &app.client(&client),
+        Some("k"),
+        &booking(&expert, monday_at(9, 0), 60),
+    )
+    .await;
+    let held = held.ok(StatusCode::CREATED).clone();
+    assert_eq!(
+        app.pay(
+            held["payment_client_secret"].as_str().unwrap(),
+            "pm_card_visa"
+        )
+        .await,
+        200
+    );
+    let sdk = marketplace::config::aws_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let address = format!("{client}@example.com");
+    let deliver = || async {
+        // The sweep's relay publishes; the notifier's trigger drains the queue.
+        while local_stack::queue_pump::notifications(&sqs, &app.notifications_queue, &app.services)
+            .await
+            .unwrap()
+            != (0, 0)
+        {}
+    };
+    assert_eq!(
+        reminders::run(&app.services).await.unwrap().reminders,
+        0,
+        "nothing due yet"
+    );
+    deliver().await;
+    let before = emails_to(&address).await.len();
+
+    // Late by an hour, and two sweeps at once: the day-before reminder goes out once.
+    app.clock
+        .advance(monday_at(9, 0) - Duration::hours(23) - app.clock.now());
+    let (a, b) = tokio::join!(reminders::run(&app.services), reminders::run(&app.services));
+    assert_eq!(a.unwrap().reminders + b.unwrap().reminders, 1);
+    deliver().await;
+    // An hour before: the second one, once, however often the schedule fires.
+    app.clock
+        .advance(monday_at(9, 0) - Duration::minutes(50) - app.clock.now());
+    assert_eq!(reminders::run(&app.services).await.unwrap().reminders, 1);
+    assert_eq!(reminders::run(&app.services).await.unwrap().reminders, 0);
+    deliver().await;
+    let subjects: Vec<String> = emails_to(&address)
+        .await
+        .into_iter()
+        .skip(before)
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects[0].starts_with("Tomorrow:") && subjects[1].starts_with("In one hour:"),
+        "{subjects:?}"
+    );
 }

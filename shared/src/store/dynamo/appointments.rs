@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
     PaymentRecord, Price, ProblemReport, SweepDue,
 };
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, EventKind};
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
 use crate::store::StoreError;
@@ -377,6 +377,47 @@ impl DynamoStore {
         for day in days {
             items.push(self.put_claim_day(appointment.expert_id, day)?);
         }
+        // Reminders follow the confirmed session (moved with it); any other status drops them.
+        for (kind, before) in REMINDERS {
+            let key = HashMap::from([
+                (
+                    keys::PK.to_owned(),
+                    string(keys::appointment(&appointment.id)),
+                ),
+                (keys::SK.to_owned(), string(keys::reminder(kind))),
+            ]);
+            let due = appointment.start - before;
+            let item =
+                if appointment.status == AppointmentStatus::Confirmed && due > event.occurred_at {
+                    let mut item = key;
+                    item.insert("kind".into(), string(kind.name()));
+                    item.insert(keys::GSI_DUE_PK.into(), string(keys::REMINDERS));
+                    item.insert(
+                        keys::GSI_DUE_SK.into(),
+                        string(keys::by_start(due, &appointment.id)),
+                    );
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.table)
+                                .set_item(Some(item))
+                                .build()
+                                .map_err(|e| StoreError::request("TransactWriteItems", e))?,
+                        )
+                        .build()
+                } else {
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(key))
+                                .build()
+                                .map_err(|e| StoreError::request("TransactWriteItems", e))?,
+                        )
+                        .build()
+                };
+            items.push(item);
+        }
         items.push(self.outbox_entry(event)?);
         match self
             .client
@@ -553,6 +594,75 @@ impl DynamoStore {
         Ok(records)
     }
 
+    /// Reminders due by `now` (gsi4 `REMINDERS`), oldest first: (appointment, kind).
+    pub async fn due_reminders(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<(AppointmentId, EventKind)>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_DUE)
+            .key_condition_expression("gsi4pk = :kind AND gsi4sk < :now")
+            .expression_attribute_values(":kind", string(keys::REMINDERS))
+            .expression_attribute_values(
+                ":now",
+                string(now.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            )
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("Query", e))?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| {
+                let id = item
+                    .get(keys::PK)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix(keys::APPOINTMENT_PREFIX)?
+                    .parse()
+                    .ok()?;
+                let kind = REMINDERS.iter().map(|(kind, _)| *kind).find(|kind| {
+                    item.get(keys::SK).and_then(|sk| sk.as_s().ok()) == Some(&keys::reminder(*kind))
+                })?;
+                Some((id, kind))
+            })
+            .collect())
+    }
+
+    /// Fires a reminder once: removes it and writes its event in one transaction; a second
+    /// sweep racing this one finds it gone. `Ok(false)`: someone else fired it.
+    pub async fn fire_reminder(
+        &self,
+        appointment: AppointmentId,
+        event: &DomainEvent,
+    ) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::appointment(&appointment)))
+            .key(keys::SK, string(keys::reminder(event.kind)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(self.outbox_entry(event)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if failed_conditions(&error).is_some() => Ok(false),
+            Err(error) => Err(StoreError::request("TransactWriteItems", error)),
+        }
+    }
+
     /// Appointments whose sweep time of kind `kind` (`HOLDS` or `COMPLETIONS`) has passed,
     /// oldest first, at most `limit`.
     pub async fn sweep_due(
@@ -697,6 +807,12 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }
+
+/// The reminders of a confirmed session and how long before its start each is due.
+const REMINDERS: [(EventKind, Duration); 2] = [
+    (EventKind::Reminder24h, Duration::hours(24)),
+    (EventKind::Reminder1h, Duration::hours(1)),
+];
 
 /// gsi4 keys: the sweep's partition for this kind, then `<when>#<id>`.
 fn due_keys(due: SweepDue, id: &AppointmentId) -> (String, String) {

@@ -14,6 +14,7 @@
 //! | message               | `APPT#<apt_id>` | `MSG#<msg ulid>` |
 //! | review (once per appointment: marker `APPT#<apt_id>` / `REVIEW`) | `REVIEWS#<exp_id>` | `<created>#<apt_id>` |
 //! | outbox event          | `OUTBOX` | `<occurred at>#<evt_id>` |
+//! | reminder of a session | `APPT#<apt_id>` | `REMINDER#<kind>` (gsi4: `REMINDERS` / `<due>#<apt_id>`) |
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
@@ -78,6 +79,10 @@ pub const GSI_DUE: &str = "gsi4";
 pub const HOLDS: &str = "HOLDS";
 /// Confirmed sessions by the time they complete automatically.
 pub const COMPLETIONS: &str = "COMPLETIONS";
+/// Reminder items by the time they are due.
+pub const REMINDERS: &str = "REMINDERS";
+pub const GSI_DUE_PK: &str = "gsi4pk";
+pub const GSI_DUE_SK: &str = "gsi4sk";
 pub const IDEMPOTENT_BOOKING: &str = "BOOKING";
 
 pub const APPOINTMENT_PREFIX: &str = "APPT#";
@@ -175,4 +180,10 @@ pub const NOTIFICATION: &str = "SENT";
 /// A notification that went out: `<event id>:<recipient>`, kept 30 days.
 pub fn notification(id: &str) -> String {
     format!("NOTIFIED#{id}")
+}
+
+/// A confirmed session's reminder (`REMINDER#booking.reminder_24h`), beside it in its
+/// partition, listed on gsi4 under `REMINDERS` by due time.
+pub fn reminder(kind: crate::events::EventKind) -> String {
+    format!("REMINDER#{}", kind.name())
 }
