@@ -718,6 +718,38 @@ impl BookingService {
             ))
     }
 
+    /// The two parties of an appointment: names, addresses (the client's from the booking),
+    /// zones.
+    pub async fn parties(&self, appointment: &Appointment) -> Result<Parties, ServiceError> {
+        let expert = self
+            .store
+            .profile(appointment.expert_id)
+            .await?
+            .ok_or(ServiceError::NotFound("expert"))?;
+        let client = self.store.account(&appointment.client).await?;
+        let expert_account = self.store.account(&expert.owner).await?;
+        let client_settings = client.as_ref().and_then(|a| a.settings.clone());
+        Ok(Parties {
+            client: Party {
+                name: client_settings
+                    .as_ref()
+                    .map_or_else(|| "Client".to_owned(), |s| s.display_name.clone()),
+                email: appointment
+                    .client_email
+                    .clone()
+                    .or_else(|| client.as_ref().and_then(|a| a.email.clone())),
+                zone: client_settings
+                    .as_ref()
+                    .map_or(chrono_tz::UTC, |s| s.time_zone),
+            },
+            expert: Party {
+                name: expert.display_name.clone(),
+                email: expert_account.as_ref().and_then(|a| a.email.clone()),
+                zone: expert.time_zone,
+            },
+        })
+    }
+
     /// The invite and the two parties it is for (names, addresses, zones); `None` while the
     /// booking is not confirmed (or has expired).
     pub async fn invite_details(
@@ -729,31 +761,10 @@ impl BookingService {
             AppointmentStatus::Cancelled => Method::Cancel,
             AppointmentStatus::PendingPayment | AppointmentStatus::Expired => return Ok(None),
         };
-        let expert = self
-            .store
-            .profile(appointment.expert_id)
-            .await?
-            .ok_or(ServiceError::NotFound("expert"))?;
-        let client = self.store.account(&appointment.client).await?;
-        let expert_account = self.store.account(&expert.owner).await?;
-        let client_settings = client.as_ref().and_then(|a| a.settings.clone());
-        let client_party = Party {
-            name: client_settings
-                .as_ref()
-                .map_or_else(|| "Client".to_owned(), |s| s.display_name.clone()),
-            email: appointment
-                .client_email
-                .clone()
-                .or_else(|| client.as_ref().and_then(|a| a.email.clone())),
-            zone: client_settings
-                .as_ref()
-                .map_or(chrono_tz::UTC, |s| s.time_zone),
-        };
-        let expert_party = Party {
-            name: expert.display_name.clone(),
-            email: expert_account.as_ref().and_then(|a| a.email.clone()),
-            zone: expert.time_zone,
-        };
+        let Parties {
+            client: client_party,
+            expert: expert_party,
+        } = self.parties(appointment).await?;
         let attendees: Vec<(&str, &str)> = [&client_party, &expert_party]
             .iter()
             .filter_map(|p| p.email.as_deref().map(|email| (p.name.as_str(), email)))
@@ -812,7 +823,8 @@ impl BookingService {
             EventKind::MessagePosted,
             &view.appointment,
             message.created_at,
-        );
+        )
+        .by(view.role);
         self.store.add_message(&message, &event).await?;
         Ok(message)
     }
@@ -1195,6 +1207,12 @@ pub struct Party {
     pub name: String,
     pub email: Option<String>,
     pub zone: Tz,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parties {
+    pub client: Party,
+    pub expert: Party,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -10,7 +10,7 @@ pub use relay::{EventRelay, RelayReport};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::booking::Appointment;
+use crate::booking::{Appointment, Role};
 use crate::ids::{AppointmentId, ExpertId};
 
 /// The EventBridge `source` of every event we publish.
@@ -64,6 +64,9 @@ pub struct DomainEvent {
     pub appointment_id: AppointmentId,
     pub expert_id: ExpertId,
     pub occurred_at: DateTime<Utc>,
+    /// Who acted, where the event has an author (`message.posted`: `client` or `expert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Role>,
 }
 
 impl DomainEvent {
@@ -75,6 +78,14 @@ impl DomainEvent {
             appointment_id: appointment.id,
             expert_id: appointment.expert_id,
             occurred_at: now,
+            actor: None,
+        }
+    }
+
+    pub fn by(self, actor: Role) -> DomainEvent {
+        DomainEvent {
+            actor: Some(actor),
+            ..self
         }
     }
 }

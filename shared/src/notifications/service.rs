@@ -46,6 +46,9 @@ impl NotificationService {
 
     /// Emails for `event`; returns how many went out now.
     pub async fn handle(&self, event: &DomainEvent) -> Result<usize, ServiceError> {
+        if event.kind == EventKind::MessagePosted {
+            return self.message_posted(event).await;
+        }
         let headline = match event.kind {
             EventKind::BookingConfirmed => "Booked",
             EventKind::BookingRescheduled => "Moved",
@@ -82,24 +85,80 @@ impl NotificationService {
                 address,
             );
             let now = self.clock.now();
-            let raw = email.raw(&self.mail_from, now, &format!("part-{}", event.id));
-            self.ses
-                .send_raw_email()
-                .source(&self.mail_from)
-                .destinations(address)
-                .raw_message(
-                    RawMessage::builder()
-                        .data(Blob::new(raw.into_bytes()))
-                        .build()
-                        .map_err(|e| StoreError::request("SendRawEmail", e))?,
-                )
-                .send()
-                .await
-                .map_err(|e| StoreError::request("SendRawEmail", e))?;
+            self.send(&email, &format!("part-{}", event.id), now)
+                .await?;
             self.store.mark_notified(&recipient, now).await?;
             sent += 1;
         }
         Ok(sent)
+    }
+}
+
+impl NotificationService {
+    /// A new message: the other party is told (not the text: they read it in the app, behind
+    /// their sign-in).
+    async fn message_posted(&self, event: &DomainEvent) -> Result<usize, ServiceError> {
+        let Some(author) = event.actor else {
+            return Ok(0);
+        };
+        let Some(appointment) = self.store.appointment(event.appointment_id).await? else {
+            return Ok(0);
+        };
+        let details = self.bookings.parties(&appointment).await?;
+        let (reader, writer) = match author {
+            Role::Client => (&details.expert, &details.client),
+            Role::Expert => (&details.client, &details.expert),
+        };
+        let Some(address) = &reader.email else {
+            return Ok(0);
+        };
+        let recipient = format!("{}:reader", event.id);
+        if self.store.notified(&recipient).await? {
+            return Ok(0);
+        }
+        let when = local(appointment.start, reader.zone);
+        let text = format!(
+            "Hello {},\n\n{} wrote to you about your consultation on {when}. Read and answer it in the app.",
+            reader.name, writer.name
+        );
+        let email = Email {
+            to: address.clone(),
+            subject: format!("New message from {}", writer.name),
+            html: format!(
+                "<html><body><p>{}</p></body></html>",
+                html_escape(&text).replace('\n', "<br>")
+            ),
+            text,
+            invite: None,
+        };
+        let now = self.clock.now();
+        self.send(&email, &format!("part-{}", event.id), now)
+            .await?;
+        self.store.mark_notified(&recipient, now).await?;
+        Ok(1)
+    }
+
+    async fn send(
+        &self,
+        email: &Email,
+        boundary: &str,
+        now: DateTime<chrono::Utc>,
+    ) -> Result<(), ServiceError> {
+        let raw = email.raw(&self.mail_from, now, boundary);
+        self.ses
+            .send_raw_email()
+            .source(&self.mail_from)
+            .destinations(&email.to)
+            .raw_message(
+                RawMessage::builder()
+                    .data(Blob::new(raw.into_bytes()))
+                    .build()
+                    .map_err(|e| StoreError::request("SendRawEmail", e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| StoreError::request("SendRawEmail", e))?;
+        Ok(())
     }
 }
 

@@ -157,30 +157,46 @@ fn field(calendar: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_party_gets_one_email_per_change_with_the_invite() {
-    let app = spawn_app().await;
-    let expert = bookable_expert(&app, 18_000, "usd").await;
-    three_days_before(&app);
-    // Addresses of their own, since moto keeps every test's mail together.
-    let client = format!("notify-{}", ulid::Ulid::new()).to_lowercase();
+/// A client name whose mail is theirs alone, since moto keeps every test's mail together.
+fn fresh_client(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new()).to_lowercase()
+}
+
+/// Holds Monday 09:00 with Ada for `client`, paid with a good card when `paid`.
+async fn monday_with_ada(app: &TestApp, client: &str, paid: bool) -> String {
+    let expert = bookable_expert(app, 18_000, "usd").await;
+    three_days_before(app);
     let held = book(
-        &app,
-        &app.client(&client),
+        app,
+        &app.client(client),
         Some("k"),
         &booking(&expert, monday_at(9, 0), 60),
     )
     .await;
     let held = held.ok(StatusCode::CREATED).clone();
-    let id = held["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.pay(
-            held["payment_client_secret"].as_str().unwrap(),
-            "pm_card_visa"
-        )
-        .await,
-        200
-    );
+    if paid {
+        let secret = held["payment_client_secret"].as_str().unwrap();
+        assert_eq!(app.pay(secret, "pm_card_visa").await, 200);
+    }
+    held["id"].as_str().unwrap().to_owned()
+}
+
+/// Runs the notifications queue dry through the notifier, as its SQS trigger would.
+async fn deliver(app: &TestApp) {
+    let sdk = marketplace::config::aws_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    while local_stack::queue_pump::notifications(&sqs, &app.notifications_queue, &app.services)
+        .await
+        .unwrap()
+        != (0, 0)
+    {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_party_gets_one_email_per_change_with_the_invite() {
+    let app = spawn_app().await;
+    let client = fresh_client("notify");
+    let id = monday_with_ada(&app, &client, true).await;
     let relay = app.services.relay.as_ref().unwrap();
     let sdk = marketplace::config::aws_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -238,42 +254,15 @@ async fn each_party_gets_one_email_per_change_with_the_invite() {
 async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap() {
     use marketplace::clock::Clock;
     let app = spawn_app().await;
-    let expert = bookable_expert(&app, 18_000, "usd").await;
-    three_days_before(&app);
-    let client = format!("remind-{}", ulid::Ulid::new()).to_lowercase();
-    let held = book(
-        &app,
-        &app.client(&client),
-        Some("k"),
-        &booking(&expert, monday_at(9, 0), 60),
-    )
-    .await;
-    let held = held.ok(StatusCode::CREATED).clone();
-    assert_eq!(
-        app.pay(
-            held["payment_client_secret"].as_str().unwrap(),
-            "pm_card_visa"
-        )
-        .await,
-        200
-    );
-    let sdk = marketplace::config::aws_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let client = fresh_client("remind");
+    monday_with_ada(&app, &client, true).await;
     let address = format!("{client}@example.com");
-    let deliver = || async {
-        // The sweep's relay publishes; the notifier's trigger drains the queue.
-        while local_stack::queue_pump::notifications(&sqs, &app.notifications_queue, &app.services)
-            .await
-            .unwrap()
-            != (0, 0)
-        {}
-    };
     assert_eq!(
         reminders::run(&app.services).await.unwrap().reminders,
         0,
         "nothing due yet"
     );
-    deliver().await;
+    deliver(&app).await;
     let before = emails_to(&address).await.len();
 
     // Late by an hour, and two sweeps at once: the day-before reminder goes out once.
@@ -281,13 +270,13 @@ async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap
         .advance(monday_at(9, 0) - Duration::hours(23) - app.clock.now());
     let (a, b) = tokio::join!(reminders::run(&app.services), reminders::run(&app.services));
     assert_eq!(a.unwrap().reminders + b.unwrap().reminders, 1);
-    deliver().await;
+    deliver(&app).await;
     // An hour before: the second one, once, however often the schedule fires.
     app.clock
         .advance(monday_at(9, 0) - Duration::minutes(50) - app.clock.now());
     assert_eq!(reminders::run(&app.services).await.unwrap().reminders, 1);
     assert_eq!(reminders::run(&app.services).await.unwrap().reminders, 0);
-    deliver().await;
+    deliver(&app).await;
     let subjects: Vec<String> = emails_to(&address)
         .await
         .into_iter()
@@ -299,4 +288,24 @@ async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap
         subjects[0].starts_with("Tomorrow:") && subjects[1].starts_with("In one hour:"),
         "{subjects:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_announced_to_the_other_party_only() {
+    let app = spawn_app().await;
+    let client = fresh_client("letters");
+    let id = monday_with_ada(&app, &client, false).await;
+    app.post(
+        &format!("/v1/appointments/{id}/messages"),
+        Some(&app.expert("ada")),
+        &json!({"body": "Please bring invoices."}),
+    )
+    .await
+    .ok(StatusCode::CREATED);
+    app.services.relay.as_ref().unwrap().run().await.unwrap();
+    deliver(&app).await;
+    let mail = emails_to(&format!("{client}@example.com")).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].0, "New message from Ada");
+    assert!(mail[0].1.is_empty(), "no invite with a message");
 }
