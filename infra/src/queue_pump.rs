@@ -22,15 +22,7 @@ pub async fn notifications(
     if messages.is_empty() {
         return Ok((0, 0));
     }
-    let mut event = SqsEvent::default();
-    for message in &messages {
-        let mut record = SqsMessage::default();
-        record.message_id = message.message_id.clone();
-        record.receipt_handle = message.receipt_handle.clone();
-        record.body = message.body.clone();
-        event.records.push(record);
-    }
-    let response = notifier::handle(services, event).await;
+    let response = notifier::handle(services, sqs_event(&messages)).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -48,4 +40,17 @@ pub async fn notifications(
         }
     }
     Ok((messages.len() - failed.len(), failed.len()))
+}
+
+/// Received messages as the event Lambda's SQS trigger would hand the function.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for message in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = message.message_id.clone();
+        record.receipt_handle = message.receipt_handle.clone();
+        record.body = message.body.clone();
+        event.records.push(record);
+    }
+    event
 }

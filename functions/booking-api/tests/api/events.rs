@@ -309,3 +309,85 @@ async fn a_message_is_announced_to_the_other_party_only() {
     assert_eq!(mail[0].0, "New message from Ada");
     assert!(mail[0].1.is_empty(), "no invite with a message");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_record_is_retried_then_dead_lettered_and_a_redelivered_batch_emails_nobody_twice()
+ {
+    let app = spawn_app().await;
+    let client = fresh_client("killed");
+    let id = monday_with_ada(&app, &client, true).await;
+    app.services.relay.as_ref().unwrap().run().await.unwrap();
+    let sdk = marketplace::config::aws_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    // The injected error: a record no consumer can read, in the same batch as the confirmation.
+    sqs.send_message()
+        .queue_url(&app.notifications_queue)
+        .message_body(r#"{"detail":{"kind":"booking.exploded"}}"#)
+        .send()
+        .await
+        .unwrap();
+    // Retries come back at once instead of after the template's 60 s.
+    sqs.set_queue_attributes()
+        .queue_url(&app.notifications_queue)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "0",
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // The notifier handles the batch and dies before the poller deletes anything.
+    let batch = sqs
+        .receive_message()
+        .queue_url(&app.notifications_queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(batch.len(), 2);
+    let response =
+        notifier::handle(&app.services, local_stack::queue_pump::sqs_event(&batch)).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "only the poison fails"
+    );
+    let address = format!("{client}@example.com");
+    assert_eq!(emails_to(&address).await.len(), 1);
+
+    // Redelivered until the redrive limit (5 receives): the confirmation is not emailed again,
+    // the poison ends in the dead-letter queue.
+    let mut rounds = 0;
+    loop {
+        let (handled, failed) =
+            local_stack::queue_pump::notifications(&sqs, &app.notifications_queue, &app.services)
+                .await
+                .unwrap();
+        if (handled, failed) == (0, 0) {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds <= 10, "the poison never left the queue");
+    }
+    assert_eq!(emails_to(&address).await.len(), 1, "no duplicate email");
+    let expert_mail = emails_to("ada@example.com")
+        .await
+        .into_iter()
+        .filter(|(_, c)| field(c, "UID") == format!("{id}@expert-marketplace"))
+        .count();
+    assert_eq!(expert_mail, 1);
+    let dead = sqs
+        .receive_message()
+        .queue_url(&app.notifications_dead_letters)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].body().unwrap().contains("booking.exploded"));
+}

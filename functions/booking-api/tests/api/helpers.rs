@@ -30,6 +30,8 @@ pub struct TestApp {
     pub stripe_url: String,
     /// The local notifications queue (fed by the bus's rule from the template).
     pub notifications_queue: String,
+    /// Its dead-letter queue.
+    pub notifications_dead_letters: String,
     pub services: marketplace::services::Services,
     /// The services' clock: `advance` it to let holds expire.
     pub clock: Arc<OffsetClock>,
@@ -118,6 +120,8 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         stripe: server.stripe.clone().expect("our Stripe test server"),
         stripe_url: server.stripe_url.clone(),
         notifications_queue: server.messaging.queue_urls["NotificationsQueue"].clone(),
+        notifications_dead_letters: server.messaging.queue_urls["NotificationsDeadLetterQueue"]
+            .clone(),
         services: server.services.clone(),
         clock,
         webhook_secret,
