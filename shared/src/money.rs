@@ -140,6 +140,24 @@ impl Money {
     }
 }
 
+/// For people: major units with the currency's digits and its code, `180.00 USD`, `5000 JPY`.
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let exponent = self.currency.exponent();
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let minor = self.amount.unsigned_abs();
+        let scale = 10_u64.pow(exponent);
+        let code = self.currency.code().to_ascii_uppercase();
+        if exponent == 0 {
+            write!(f, "{sign}{minor} {code}")
+        } else {
+            let (major, cents) = (minor / scale, minor % scale);
+            let width = exponent as usize;
+            write!(f, "{sign}{major}.{cents:0width$} {code}")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +173,14 @@ mod tests {
             assert_eq!(Currency::from_code(c.code()), Some(c));
             assert_eq!(serde_json::to_value(c).unwrap(), c.code());
         }
+    }
+
+    #[test]
+    fn amounts_print_in_major_units_with_the_currency_digits() {
+        assert_eq!(Money::new(18_000, Currency::Usd).to_string(), "180.00 USD");
+        assert_eq!(Money::new(5, Currency::Eur).to_string(), "0.05 EUR");
+        assert_eq!(Money::new(-905, Currency::Gbp).to_string(), "-9.05 GBP");
+        assert_eq!(Money::new(5_000, Currency::Jpy).to_string(), "5000 JPY");
     }
 
     #[test]

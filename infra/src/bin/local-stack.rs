@@ -1,14 +1,15 @@
 //! `local-stack serve [--port N] [--seed]` | `local-stack seed` | `local-stack bootstrap` |
-//! `local-stack token --sub S [--email E] [--group G]... [--hours H]`
+//! `local-stack token --sub S [--email E] [--group G]... [--hours H]` |
+//! `local-stack emails [--out DIR]`
 
 use std::time::Duration;
 
 use local_stack::bootstrap::{self, BoxError};
 use local_stack::dev_server::{DevServer, DevServerOptions};
-use local_stack::{dev_jwt, seed};
+use local_stack::{dev_jwt, email_preview, seed};
 
 const USAGE: &str = "usage: local-stack serve [--port N] [--seed] | seed | bootstrap | \
-token --sub SUB [--email EMAIL] [--group GROUP]... [--hours H]";
+token --sub SUB [--email EMAIL] [--group GROUP]... [--hours H] | emails [--out DIR]";
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -16,6 +17,7 @@ async fn main() -> Result<(), BoxError> {
     let (command, flags) = args.split_first().ok_or(USAGE)?;
     match command.as_str() {
         "token" => token(flags),
+        "emails" => emails(flags),
         "serve" | "seed" | "bootstrap" => stack(command, flags).await,
         _ => Err(USAGE.into()),
     }
@@ -34,6 +36,15 @@ fn token(flags: &[String]) -> Result<(), BoxError> {
         Duration::from_secs(hours * 3600),
     )?;
     println!("{token}");
+    Ok(())
+}
+
+/// Writes every email template, rendered with samples, for a look before they go out.
+fn emails(flags: &[String]) -> Result<(), BoxError> {
+    let out = std::path::PathBuf::from(flag(flags, "--out").unwrap_or("target/emails"));
+    for file in email_preview::write_samples(&out)? {
+        println!("{}", file.display());
+    }
     Ok(())
 }
 

@@ -4,5 +4,6 @@
 pub mod email;
 pub mod ics;
 mod service;
+pub mod templates;
 
 pub use service::NotificationService;

@@ -1,0 +1,121 @@
+//! `local-stack emails`: every email the notifier sends, rendered from samples by the same
+//! templates, written as `.eml` (opens in any mail client, invite included) and `.html`.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{TimeZone, Utc};
+use marketplace::booking::{Party, Role};
+use marketplace::events::EventKind;
+use marketplace::ids::AppointmentId;
+use marketplace::money::{Currency, Money};
+use marketplace::notifications::email::Email;
+use marketplace::notifications::ics::{Invite, Method};
+use marketplace::notifications::templates::{self, Session};
+
+const FROM: &str = marketplace::config::DEFAULT_MAIL_FROM;
+
+/// Renders each template for each reader into `dir`; returns the files written.
+pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let expert = Party {
+        name: "Ada Lovelace".into(),
+        email: Some("ada@example.com".into()),
+        zone: chrono_tz::Europe::London,
+    };
+    let client = Party {
+        name: "Bob Smith".into(),
+        email: Some("bob@example.com".into()),
+        zone: chrono_tz::America::New_York,
+    };
+    // The Monday after Europe moved its clocks, so the zones in the samples differ by four hours.
+    let start = Utc.with_ymd_and_hms(2026, 3, 30, 13, 0, 0).unwrap();
+    let now = start - chrono::Duration::days(3);
+    let appointment = AppointmentId::new();
+    let attendees = [
+        ("Bob Smith", "bob@example.com"),
+        ("Ada Lovelace", "ada@example.com"),
+    ];
+    let meeting = "https://meet.example.com/expert-marketplace-sample";
+    let mut written = Vec::new();
+    for kind in [
+        EventKind::BookingConfirmed,
+        EventKind::BookingRescheduled,
+        EventKind::BookingCancelled,
+        EventKind::Reminder24h,
+        EventKind::Reminder1h,
+    ] {
+        let headline = templates::headline(kind).expect("a session event");
+        let cancelled = kind == EventKind::BookingCancelled;
+        let method = if cancelled {
+            Method::Cancel
+        } else {
+            Method::Request
+        };
+        let calendar = Invite {
+            method,
+            appointment,
+            sequence: u32::from(kind != EventKind::BookingConfirmed),
+            start,
+            end: start + chrono::Duration::minutes(60),
+            summary: "Consultation: Ada Lovelace with Bob Smith",
+            description: "About my tax return.",
+            location: Some(meeting),
+            organizer: ("Expert Marketplace", FROM),
+            attendees: &attendees,
+            now,
+        }
+        .render();
+        let session = Session {
+            start,
+            duration_minutes: 60,
+            price: Money::new(18_000, Currency::Usd),
+            expert_earnings: Money::new(16_200, Currency::Usd),
+            refund: cancelled.then_some(Money::new(18_000, Currency::Usd)),
+            meeting_url: (!cancelled).then_some(meeting),
+            invite: (method, &calendar),
+        };
+        for (role, reader, other) in [
+            (Role::Client, &client, &expert),
+            (Role::Expert, &expert, &client),
+        ] {
+            let address = reader.email.as_deref().unwrap_or_default();
+            let email = templates::session_email(headline, role, &session, reader, other, address);
+            let name = format!("{}-{}", kind.name(), format!("{role:?}").to_lowercase());
+            written.extend(write(dir, &name, &email, now)?);
+        }
+    }
+    let message = templates::message_email(&client, &expert, start, "bob@example.com");
+    written.extend(write(dir, "message.posted-client", &message, now)?);
+    Ok(written)
+}
+
+fn write(
+    dir: &Path,
+    name: &str,
+    email: &Email,
+    now: chrono::DateTime<Utc>,
+) -> std::io::Result<[PathBuf; 2]> {
+    let eml = dir.join(format!("{name}.eml"));
+    let html = dir.join(format!("{name}.html"));
+    std::fs::write(&eml, email.raw(FROM, now, "sample-boundary"))?;
+    std::fs::write(&html, &email.html)?;
+    Ok([eml, html])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_is_written_for_every_reader() {
+        let dir = std::env::temp_dir().join(format!("email-preview-{}", ulid::Ulid::new()));
+        let files = write_samples(&dir).unwrap();
+        // Five session events for two readers, and the message notice: eleven emails.
+        assert_eq!(files.len(), 22);
+        let cancel = std::fs::read_to_string(dir.join("booking.cancelled-client.eml")).unwrap();
+        assert!(cancel.contains("method=CANCEL"), "{cancel}");
+        let html = std::fs::read_to_string(dir.join("booking.confirmed-expert.html")).unwrap();
+        assert!(html.contains("Your earnings: 162.00 USD"), "{html}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,229 @@
+//! The emails' words: pure functions from what happened to an [`Email`], each reader in their
+//! own zone and with their own side of the money. The notifier fills them from the table; the
+//! preview command (`local-stack emails`) fills them with samples.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::email::{Email, html_escape};
+use super::ics::Method;
+use crate::booking::{Party, Role};
+use crate::events::EventKind;
+use crate::money::Money;
+
+/// What an email about a session says, whoever reads it.
+#[derive(Clone, Debug)]
+pub struct Session<'a> {
+    pub start: DateTime<Utc>,
+    pub duration_minutes: u32,
+    /// What the client pays.
+    pub price: Money,
+    /// What the expert keeps after the platform's share.
+    pub expert_earnings: Money,
+    /// Set once cancelled.
+    pub refund: Option<Money>,
+    /// Shown only while the session is on.
+    pub meeting_url: Option<&'a str>,
+    /// The calendar object attached, and its method.
+    pub invite: (Method, &'a str),
+}
+
+/// The subject's opening for an event that emails both parties about their session; `None`
+/// for events that send no such email.
+pub fn headline(kind: EventKind) -> Option<&'static str> {
+    match kind {
+        EventKind::BookingConfirmed => Some("Booked"),
+        EventKind::BookingRescheduled => Some("Moved"),
+        EventKind::BookingCancelled => Some("Cancelled"),
+        EventKind::Reminder24h => Some("Tomorrow"),
+        EventKind::Reminder1h => Some("In one hour"),
+        EventKind::BookingExpired
+        | EventKind::BookingCompleted
+        | EventKind::MessagePosted
+        | EventKind::ReviewPosted => None,
+    }
+}
+
+/// One party's email about their session.
+pub fn session_email(
+    headline: &str,
+    role: Role,
+    session: &Session,
+    reader: &Party,
+    other: &Party,
+    address: &str,
+) -> Email {
+    let when = local(session.start, reader.zone);
+    let money = match role {
+        Role::Client => format!("Price: {}", session.price),
+        Role::Expert => format!(
+            "Your earnings: {} (after the platform's 10%)",
+            session.expert_earnings
+        ),
+    };
+    let mut lines = vec![
+        format!("Hello {},", reader.name),
+        String::new(),
+        format!(
+            "{headline}: your consultation with {} on {when}.",
+            other.name
+        ),
+        format!("Duration: {} minutes", session.duration_minutes),
+        money,
+    ];
+    lines.extend(
+        session
+            .refund
+            .map(|refund| format!("Refund to the client: {refund}")),
+    );
+    lines.extend(session.meeting_url.map(|link| format!("Join: {link}")));
+    let (method, calendar) = session.invite;
+    email(
+        address,
+        format!("{headline}: consultation with {} on {when}", other.name),
+        &lines,
+        Some((method, calendar.to_owned())),
+    )
+}
+
+/// Tells `reader` that `writer` wrote (not what: they read it in the app, behind their
+/// sign-in).
+pub fn message_email(reader: &Party, writer: &Party, start: DateTime<Utc>, address: &str) -> Email {
+    let when = local(start, reader.zone);
+    let lines = [
+        format!("Hello {},", reader.name),
+        String::new(),
+        format!(
+            "{} wrote to you about your consultation on {when}. Read and answer it in the app.",
+            writer.name
+        ),
+    ];
+    email(
+        address,
+        format!("New message from {}", writer.name),
+        &lines,
+        None,
+    )
+}
+
+fn local(at: DateTime<Utc>, zone: Tz) -> String {
+    at.with_timezone(&zone)
+        .format("%A %-d %B %Y, %H:%M (%Z)")
+        .to_string()
+}
+
+/// The plain text and its HTML twin, a paragraph per line.
+fn email(to: &str, subject: String, lines: &[String], invite: Option<(Method, String)>) -> Email {
+    let html = format!(
+        "<html><body>{}</body></html>",
+        lines
+            .iter()
+            .map(|l| format!("<p>{}</p>", html_escape(l)))
+            .collect::<String>()
+    );
+    Email {
+        to: to.to_owned(),
+        subject,
+        text: lines.join("\n"),
+        html,
+        invite,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::money::Currency;
+
+    fn party(name: &str, zone: Tz) -> Party {
+        Party {
+            name: name.to_owned(),
+            email: Some(format!("{}@example.com", name.to_lowercase())),
+            zone,
+        }
+    }
+
+    fn session(refund: Option<Money>) -> Session<'static> {
+        Session {
+            // 13:00 UTC on the Monday after Europe moved to summer time (29 March 2026).
+            start: Utc.with_ymd_and_hms(2026, 3, 30, 13, 0, 0).unwrap(),
+            duration_minutes: 60,
+            price: Money::new(18_000, Currency::Usd),
+            expert_earnings: Money::new(16_200, Currency::Usd),
+            refund,
+            meeting_url: Some("https://meet.example/r"),
+            invite: (Method::Request, "BEGIN:VCALENDAR"),
+        }
+    }
+
+    #[test]
+    fn each_party_reads_their_own_zone_and_their_own_side_of_the_money() {
+        let (ada, bob) = (
+            party("Ada", chrono_tz::Europe::London),
+            party("Bob", chrono_tz::America::New_York),
+        );
+        let s = session(None);
+        let to_bob = session_email("Booked", Role::Client, &s, &bob, &ada, "bob@example.com");
+        assert_eq!(
+            to_bob.subject,
+            "Booked: consultation with Ada on Monday 30 March 2026, 09:00 (EDT)"
+        );
+        assert!(to_bob.text.contains("Price: 180.00 USD"));
+        assert!(!to_bob.text.contains("earnings"));
+        assert!(to_bob.text.contains("Join: https://meet.example/r"));
+        let to_ada = session_email("Booked", Role::Expert, &s, &ada, &bob, "ada@example.com");
+        assert!(
+            to_ada.subject.ends_with("14:00 (BST)"),
+            "{}",
+            to_ada.subject
+        );
+        assert!(to_ada.text.contains("Your earnings: 162.00 USD"));
+        assert!(!to_ada.text.contains("180.00"));
+        assert_eq!(
+            to_ada.invite,
+            Some((Method::Request, "BEGIN:VCALENDAR".into()))
+        );
+    }
+
+    #[test]
+    fn a_cancellation_names_the_refund_and_html_is_escaped() {
+        let s = Session {
+            meeting_url: None,
+            ..session(Some(Money::new(9_000, Currency::Usd)))
+        };
+        let client = party("<Bob>", chrono_tz::UTC);
+        let email = session_email(
+            "Cancelled",
+            Role::Client,
+            &s,
+            &client,
+            &party("Ada", chrono_tz::UTC),
+            "b@example.com",
+        );
+        assert!(email.text.contains("Refund to the client: 90.00 USD"));
+        assert!(!email.text.contains("Join"));
+        assert!(email.html.contains("&lt;Bob&gt;") && !email.html.contains("<Bob>"));
+    }
+
+    #[test]
+    fn a_message_email_names_the_writer_but_not_the_text_and_carries_no_invite() {
+        let email = message_email(
+            &party("Bob", chrono_tz::America::New_York),
+            &party("Ada", chrono_tz::Europe::London),
+            session(None).start,
+            "bob@example.com",
+        );
+        assert_eq!(email.subject, "New message from Ada");
+        assert!(email.text.contains("Monday 30 March 2026, 09:00 (EDT)"));
+        assert_eq!(email.invite, None);
+    }
+
+    #[test]
+    fn only_session_events_have_a_headline() {
+        assert_eq!(headline(EventKind::BookingCancelled), Some("Cancelled"));
+        assert_eq!(headline(EventKind::MessagePosted), None);
+        assert_eq!(headline(EventKind::ReviewPosted), None);
+    }
+}
