@@ -397,6 +397,19 @@ async fn a_failing_record_is_retried_then_dead_lettered_and_a_redelivered_batch_
     );
     let address = format!("{client}@example.com");
     assert_eq!(emails_to(&address).await.len(), 1);
+    // A relay that dies after PutEvents but before clearing its outbox entry publishes the
+    // confirmation again next run: a second message with the same event.
+    let confirmation = batch
+        .iter()
+        .filter_map(|m| m.body())
+        .find(|body| body.contains("booking.confirmed"))
+        .expect("the confirmation");
+    sqs.send_message()
+        .queue_url(&app.notifications_queue)
+        .message_body(confirmation)
+        .send()
+        .await
+        .unwrap();
 
     // Redelivered until the redrive limit (5 receives): the confirmation is not emailed again,
     // the poison ends in the dead-letter queue.
