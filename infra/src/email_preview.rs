@@ -36,6 +36,8 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         ("Ada Lovelace", "ada@example.com"),
     ];
     let meeting = "https://meet.example.com/expert-marketplace-sample";
+    let price = marketplace::booking::price(Money::new(18_000, Currency::Usd), 60)
+        .expect("a valid sample price");
     let mut written = Vec::new();
     for kind in [
         EventKind::BookingConfirmed,
@@ -68,9 +70,9 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let session = Session {
             start,
             duration_minutes: 60,
-            price: Money::new(18_000, Currency::Usd),
-            expert_earnings: Money::new(16_200, Currency::Usd),
-            refund: cancelled.then_some(Money::new(18_000, Currency::Usd)),
+            price,
+            // Cancelled inside the default policy's 50% window.
+            refund: cancelled.then_some(Money::new(9_000, Currency::Usd)),
             meeting_url: (!cancelled).then_some(meeting),
             invite: (method, &calendar),
         };

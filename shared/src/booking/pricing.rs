@@ -51,6 +51,15 @@ pub fn platform_fee(amount: i64) -> i64 {
     round_div(amount * PLATFORM_FEE_PERCENT, 100)
 }
 
+impl Price {
+    /// What the expert keeps once `refund` went back to the client: the rest, less the
+    /// platform's share recomputed on the rest (as the capture or refund charged it).
+    pub fn expert_keeps_after(&self, refund: Money) -> Money {
+        let kept = self.total.amount - refund.amount;
+        Money::new(kept - platform_fee(kept), self.total.currency)
+    }
+}
+
 /// `numerator / denominator` rounded half up, for non-negative numerators.
 fn round_div(numerator: i64, denominator: i64) -> i64 {
     (numerator + denominator / 2) / denominator
@@ -60,6 +69,19 @@ fn round_div(numerator: i64, denominator: i64) -> i64 {
 mod tests {
     use super::*;
     use crate::money::Currency;
+
+    #[test]
+    fn after_a_refund_the_expert_keeps_ninety_percent_of_the_rest() {
+        let price = price(Money::new(18_000, Currency::Usd), 60).unwrap();
+        let keeps = |refund| {
+            price
+                .expert_keeps_after(Money::new(refund, Currency::Usd))
+                .amount
+        };
+        assert_eq!(keeps(0), price.expert_earnings.amount);
+        assert_eq!(keeps(9_000), 8_100);
+        assert_eq!(keeps(18_000), 0);
+    }
 
     #[test]
     fn prices_split_ninety_ten_and_add_up() {

@@ -61,8 +61,7 @@ impl NotificationService {
         let session = Session {
             start: appointment.start,
             duration_minutes: appointment.duration_minutes,
-            price: appointment.price.total,
-            expert_earnings: appointment.price.expert_earnings,
+            price: appointment.price,
             refund: appointment.cancellation.as_ref().map(|c| c.refund),
             meeting_url: details
                 .meeting_url

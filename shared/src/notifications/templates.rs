@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 
 use super::email::{Email, html_escape};
 use super::ics::Method;
-use crate::booking::{Party, Role};
+use crate::booking::{Party, Price, Role};
 use crate::events::EventKind;
 use crate::money::Money;
 
@@ -16,10 +16,8 @@ use crate::money::Money;
 pub struct Session<'a> {
     pub start: DateTime<Utc>,
     pub duration_minutes: u32,
-    /// What the client pays.
-    pub price: Money,
-    /// What the expert keeps after the platform's share.
-    pub expert_earnings: Money,
+    /// The booking's price: what the client pays, what the expert earns.
+    pub price: Price,
     /// Set once cancelled.
     pub refund: Option<Money>,
     /// Shown only while the session is on.
@@ -55,10 +53,14 @@ pub fn session_email(
 ) -> Email {
     let when = local(session.start, reader.zone);
     let money = match role {
-        Role::Client => format!("Price: {}", session.price),
+        Role::Client => format!("Price: {}", session.price.total),
         Role::Expert => format!(
             "Your earnings: {} (after the platform's 10%)",
-            session.expert_earnings
+            session
+                .refund
+                .map_or(session.price.expert_earnings, |refund| session
+                    .price
+                    .expert_keeps_after(refund))
         ),
     };
     let mut lines = vec![
@@ -150,8 +152,7 @@ mod tests {
             // 13:00 UTC on the Monday after Europe moved to summer time (29 March 2026).
             start: Utc.with_ymd_and_hms(2026, 3, 30, 13, 0, 0).unwrap(),
             duration_minutes: 60,
-            price: Money::new(18_000, Currency::Usd),
-            expert_earnings: Money::new(16_200, Currency::Usd),
+            price: crate::booking::price(Money::new(18_000, Currency::Usd), 60).unwrap(),
             refund,
             meeting_url: Some("https://meet.example/r"),
             invite: (Method::Request, "BEGIN:VCALENDAR"),
@@ -203,6 +204,19 @@ mod tests {
             "b@example.com",
         );
         assert!(email.text.contains("Refund to the client: 90.00 USD"));
+        let to_expert = session_email(
+            "Cancelled",
+            Role::Expert,
+            &s,
+            &party("Ada", chrono_tz::UTC),
+            &client,
+            "a@example.com",
+        );
+        assert!(
+            to_expert.text.contains("Your earnings: 81.00 USD"),
+            "{}",
+            to_expert.text
+        );
         assert!(!email.text.contains("Join"));
         assert!(email.html.contains("&lt;Bob&gt;") && !email.html.contains("<Bob>"));
     }
