@@ -148,6 +148,7 @@ impl DevServer {
                 .clone()
                 .map(|bus| (aws_sdk_eventbridge::Client::new(sdk), bus)),
             aws_sdk_ses::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
         );
         if let Some(every) = options.sweep_every {
             let services = services.clone();

@@ -21,11 +21,13 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         name: "Ada Lovelace".into(),
         email: Some("ada@example.com".into()),
         zone: chrono_tz::Europe::London,
+        sms: None,
     };
     let client = Party {
         name: "Bob Smith".into(),
         email: Some("bob@example.com".into()),
         zone: chrono_tz::America::New_York,
+        sms: Some("+12125550123".into()),
     };
     // The Monday after Europe moved its clocks, so the zones in the samples differ by four hours.
     let start = Utc.with_ymd_and_hms(2026, 3, 30, 13, 0, 0).unwrap();

@@ -45,6 +45,7 @@ impl Services {
         links: Links,
         event_bus: Option<(aws_sdk_eventbridge::Client, String)>,
         ses: aws_sdk_ses::Client,
+        sns: aws_sdk_sns::Client,
     ) -> Self {
         let Links {
             frontend_url,
@@ -77,6 +78,7 @@ impl Services {
                 store.clone(),
                 bookings_for_notifications,
                 ses,
+                sns,
                 mail_from,
                 clock.clone(),
             ),
@@ -105,6 +107,7 @@ impl Services {
                 .clone()
                 .map(|bus| (aws_sdk_eventbridge::Client::new(&sdk), bus)),
             aws_sdk_ses::Client::new(&sdk),
+            aws_sdk_sns::Client::new(&sdk),
         ))
     }
 }

@@ -41,6 +41,13 @@ pub struct AccountDraft {
     pub sms_opt_in: bool,
 }
 
+impl AccountDraft {
+    /// Where SMS reminders go: the phone, only when they opted in.
+    pub fn sms_number(&self) -> Option<String> {
+        self.phone.clone().filter(|_| self.sms_opt_in)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Notifications {
     pub email: bool,

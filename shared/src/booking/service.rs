@@ -13,6 +13,7 @@ use super::{
     MessagePage, PageInput, ProblemInput, ProblemReport, RescheduleInput, Review, ReviewInput,
     Role, days_touched, encode_cursor, price, summarize,
 };
+use crate::accounts::AccountDraft;
 use crate::auth::{Caller, Group};
 use crate::availability::{AvailabilitySettings, Interval, SlotRequest, free_slots};
 use crate::clock::Clock;
@@ -741,11 +742,16 @@ impl BookingService {
                 zone: client_settings
                     .as_ref()
                     .map_or(chrono_tz::UTC, |s| s.time_zone),
+                sms: client_settings.as_ref().and_then(AccountDraft::sms_number),
             },
             expert: Party {
                 name: expert.display_name.clone(),
                 email: expert_account.as_ref().and_then(|a| a.email.clone()),
                 zone: expert.time_zone,
+                sms: expert_account
+                    .as_ref()
+                    .and_then(|a| a.settings.as_ref())
+                    .and_then(AccountDraft::sms_number),
             },
         })
     }
@@ -1207,6 +1213,8 @@ pub struct Party {
     pub name: String,
     pub email: Option<String>,
     pub zone: Tz,
+    /// The phone number, when they opted in to SMS reminders.
+    pub sms: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

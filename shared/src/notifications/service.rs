@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::RawMessage;
-use chrono::DateTime;
 
 use super::email::Email;
 use super::ics::Method;
@@ -23,6 +22,7 @@ pub struct NotificationService {
     store: DynamoStore,
     bookings: BookingService,
     ses: aws_sdk_ses::Client,
+    sns: aws_sdk_sns::Client,
     mail_from: String,
     clock: Arc<dyn Clock>,
 }
@@ -32,6 +32,7 @@ impl NotificationService {
         store: DynamoStore,
         bookings: BookingService,
         ses: aws_sdk_ses::Client,
+        sns: aws_sdk_sns::Client,
         mail_from: String,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -39,6 +40,7 @@ impl NotificationService {
             store,
             bookings,
             ses,
+            sns,
             mail_from,
             clock,
         }
@@ -74,12 +76,23 @@ impl NotificationService {
             (Role::Client, &details.client, &details.expert),
             (Role::Expert, &details.expert, &details.client),
         ] {
-            let Some(address) = &reader.email else {
-                continue;
-            };
-            let email = templates::session_email(headline, role, &session, reader, other, address);
-            if self.send_once(event, &format!("{role:?}"), &email).await? {
-                sent += 1;
+            if let Some(address) = &reader.email {
+                let email =
+                    templates::session_email(headline, role, &session, reader, other, address);
+                let recipient = format!("{role:?}");
+                sent += usize::from(
+                    self.once(event, &recipient, self.send(&email, event))
+                        .await?,
+                );
+            }
+            let is_reminder = matches!(event.kind, EventKind::Reminder24h | EventKind::Reminder1h);
+            if let Some(phone) = reader.sms.as_deref().filter(|_| is_reminder) {
+                let text = templates::reminder_sms(headline, &session, reader, other);
+                let recipient = format!("{role:?}:sms");
+                sent += usize::from(
+                    self.once(event, &recipient, self.text(phone, &text))
+                        .await?,
+                );
             }
         }
         Ok(sent)
@@ -104,33 +117,44 @@ impl NotificationService {
             return Ok(0);
         };
         let email = templates::message_email(reader, writer, appointment.start, address);
-        Ok(usize::from(self.send_once(event, "reader", &email).await?))
+        let sent = self.once(event, "reader", self.send(&email, event)).await?;
+        Ok(usize::from(sent))
     }
 
-    /// Sends `email` unless this event already reached `recipient`; true when it went out now.
-    async fn send_once(
+    /// Runs `deliver` unless this event already reached `recipient` (a party, by a channel);
+    /// true when it went out now. Marked after delivery: a crash in between sends it again
+    /// (at least once), never loses it.
+    async fn once(
         &self,
         event: &DomainEvent,
         recipient: &str,
-        email: &Email,
+        deliver: impl Future<Output = Result<(), ServiceError>>,
     ) -> Result<bool, ServiceError> {
         let recipient = format!("{}:{recipient}", event.id);
         if self.store.notified(&recipient).await? {
             return Ok(false);
         }
-        let now = self.clock.now();
-        self.send(email, &format!("part-{}", event.id), now).await?;
-        self.store.mark_notified(&recipient, now).await?;
+        deliver.await?;
+        self.store
+            .mark_notified(&recipient, self.clock.now())
+            .await?;
         Ok(true)
     }
 
-    async fn send(
-        &self,
-        email: &Email,
-        boundary: &str,
-        now: DateTime<chrono::Utc>,
-    ) -> Result<(), ServiceError> {
-        let raw = email.raw(&self.mail_from, now, boundary);
+    async fn text(&self, phone: &str, text: &str) -> Result<(), ServiceError> {
+        self.sns
+            .publish()
+            .phone_number(phone)
+            .message(text)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("Publish", e))?;
+        Ok(())
+    }
+
+    async fn send(&self, email: &Email, event: &DomainEvent) -> Result<(), ServiceError> {
+        let boundary = format!("part-{}", event.id);
+        let raw = email.raw(&self.mail_from, self.clock.now(), &boundary);
         self.ses
             .send_raw_email()
             .source(&self.mail_from)

@@ -88,6 +88,19 @@ pub fn session_email(
     )
 }
 
+/// A reminder by SMS: short, one segment where it can be, in the reader's zone.
+pub fn reminder_sms(headline: &str, session: &Session, reader: &Party, other: &Party) -> String {
+    let when = session
+        .start
+        .with_timezone(&reader.zone)
+        .format("%a %-d %b %H:%M %Z");
+    let mut text = format!("{headline}: consultation with {} at {when}.", other.name);
+    if let Some(link) = session.meeting_url {
+        text.push_str(&format!(" Join: {link}"));
+    }
+    text
+}
+
 /// Tells `reader` that `writer` wrote (not what: they read it in the app, behind their
 /// sign-in).
 pub fn message_email(reader: &Party, writer: &Party, start: DateTime<Utc>, address: &str) -> Email {
@@ -144,6 +157,7 @@ mod tests {
             name: name.to_owned(),
             email: Some(format!("{}@example.com", name.to_lowercase())),
             zone,
+            sms: None,
         }
     }
 
@@ -232,6 +246,21 @@ mod tests {
         assert_eq!(email.subject, "New message from Ada");
         assert!(email.text.contains("Monday 30 March 2026, 09:00 (EDT)"));
         assert_eq!(email.invite, None);
+    }
+
+    #[test]
+    fn an_sms_reminder_is_short_and_in_the_readers_zone() {
+        let text = reminder_sms(
+            "In one hour",
+            &session(None),
+            &party("Bob", chrono_tz::America::New_York),
+            &party("Ada", chrono_tz::Europe::London),
+        );
+        assert_eq!(
+            text,
+            "In one hour: consultation with Ada at Mon 30 Mar 09:00 EDT. Join: https://meet.example/r"
+        );
+        assert!(text.len() <= 160);
     }
 
     #[test]

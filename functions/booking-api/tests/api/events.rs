@@ -101,16 +101,21 @@ async fn state_changes_reach_the_notifications_queue_through_the_outbox() {
     assert!(drain(&app).await.is_empty());
 }
 
-/// The emails moto recorded for `address`, as (subject header, decoded calendar part).
-async fn emails_to(address: &str) -> Vec<(String, String)> {
-    use base64::Engine;
+/// What moto recorded (sent emails, SMS), from its dashboard's data.
+async fn moto_data() -> Value {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+    reqwest::get(format!("{endpoint}/moto-api/data.json"))
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The emails moto recorded for `address`, as (subject header, decoded calendar part).
+async fn emails_to(address: &str) -> Vec<(String, String)> {
+    use base64::Engine;
+    let data = moto_data().await;
     let decode = |b64: &str| {
         let compact: String = b64.split_whitespace().collect();
         String::from_utf8(
@@ -295,6 +300,13 @@ async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap
     use marketplace::clock::Clock;
     let app = spawn_app().await;
     let client = fresh_client("remind");
+    // The client also wants texts; the expert gave no phone.
+    let phone = "+12125550199";
+    let settings = json!({"display_name": "Bob", "time_zone": "America/New_York",
+                          "phone": phone, "notifications": {"email": true, "sms": true}});
+    app.put("/v1/me", Some(&app.client(&client)), &settings)
+        .await
+        .ok(StatusCode::OK);
     monday_with_ada(&app, &client, true).await;
     let address = format!("{client}@example.com");
     assert_eq!(
@@ -328,6 +340,31 @@ async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap
         subjects[0].starts_with("Tomorrow:") && subjects[1].starts_with("In one hour:"),
         "{subjects:?}"
     );
+    let texts: Vec<String> = texts_to(phone).await;
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    // In the client's zone, with the link to join.
+    let when = monday_at(9, 0)
+        .with_timezone(&chrono_tz::America::New_York)
+        .format("%a %-d %b %H:%M %Z");
+    assert!(
+        texts[0].starts_with(&format!(
+            "Tomorrow: consultation with Ada at {when}. Join: https://"
+        )),
+        "{texts:?}"
+    );
+    assert!(texts[1].starts_with("In one hour:"), "{texts:?}");
+}
+
+/// The SMS moto recorded for `phone`, oldest first.
+async fn texts_to(phone: &str) -> Vec<String> {
+    let data = moto_data().await;
+    data["sns"]["SMS"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["phone_number"] == phone)
+        .map(|m| m["message"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
