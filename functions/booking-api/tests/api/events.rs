@@ -101,6 +101,29 @@ async fn state_changes_reach_the_notifications_queue_through_the_outbox() {
     assert!(drain(&app).await.is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_fails_keeps_every_event_for_the_next_run() {
+    let app = spawn_app().await;
+    monday_with_ada(&app, &fresh_client("relay"), true).await;
+    let sdk = marketplace::config::aws_sdk_config().await;
+    // EventBridge refuses the whole call (no such bus): the relay fails half-way.
+    let broken = marketplace::events::EventRelay::new(
+        app.store.clone(),
+        aws_sdk_eventbridge::Client::new(&sdk),
+        "no-such-bus",
+    );
+    assert!(broken.run().await.is_err());
+    let pending = app.store.pending_events(100).await.unwrap();
+    assert_eq!(pending.len(), 1, "the confirmation is still in the outbox");
+    assert!(drain(&app).await.is_empty());
+
+    let relayed = app.services.relay.as_ref().unwrap().run().await.unwrap();
+    assert_eq!((relayed.published, relayed.failed), (1, 0));
+    let delivered = drain(&app).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].1["id"], json!(pending[0].id));
+}
+
 /// What moto recorded (sent emails, SMS), from its dashboard's data.
 async fn moto_data() -> Value {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
