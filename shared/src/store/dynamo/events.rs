@@ -19,51 +19,19 @@ const KEEP_DAYS: i64 = 30;
 
 impl DynamoStore {
     pub async fn event_processed(&self, event: &str) -> Result<bool, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, string(keys::stripe_event(event)))
-            .key(keys::SK, string(keys::STRIPE_EVENT))
-            .consistent_read(true)
-            .send()
+        self.marker_exists(keys::stripe_event(event), keys::STRIPE_EVENT)
             .await
-            .map_err(|e| StoreError::request("GetItem", e))?;
-        Ok(output.item.is_some())
     }
 
     pub async fn record_event(&self, event: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item(keys::PK, string(keys::stripe_event(event)))
-            .item(keys::SK, string(keys::STRIPE_EVENT))
-            .item("processed_at", string(now.to_rfc3339()))
-            .item(
-                "expires_at",
-                AttributeValue::N((now + Duration::days(KEEP_DAYS)).timestamp().to_string()),
-            )
-            .send()
+        self.put_marker(keys::stripe_event(event), keys::STRIPE_EVENT, now)
             .await
-            .map_err(|e| StoreError::request("PutItem", e))?;
-        Ok(())
     }
-}
 
-impl DynamoStore {
     /// Whether this notification (`<event id>:<recipient>`) went out already.
     pub async fn notified(&self, notification: &str) -> Result<bool, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, string(keys::notification(notification)))
-            .key(keys::SK, string(keys::NOTIFICATION))
-            .consistent_read(true)
-            .send()
+        self.marker_exists(keys::notification(notification), keys::NOTIFICATION)
             .await
-            .map_err(|e| StoreError::request("GetItem", e))?;
-        Ok(output.item.is_some())
     }
 
     pub async fn mark_notified(
@@ -71,11 +39,33 @@ impl DynamoStore {
         notification: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.put_marker(keys::notification(notification), keys::NOTIFICATION, now)
+            .await
+    }
+
+    /// Markers say "this was done" (a Stripe event applied, a notification sent) and expire
+    /// after [`KEEP_DAYS`], longer than any redelivery.
+    async fn marker_exists(&self, pk: String, sk: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(pk))
+            .key(keys::SK, string(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(output.item.is_some())
+    }
+
+    async fn put_marker(&self, pk: String, sk: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(keys::PK, string(keys::notification(notification)))
-            .item(keys::SK, string(keys::NOTIFICATION))
+            .item(keys::PK, string(pk))
+            .item(keys::SK, string(sk))
+            .item("done_at", string(now.to_rfc3339()))
             .item(
                 "expires_at",
                 AttributeValue::N((now + Duration::days(KEEP_DAYS)).timestamp().to_string()),
