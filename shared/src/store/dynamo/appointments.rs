@@ -600,24 +600,9 @@ impl DynamoStore {
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<(AppointmentId, EventKind)>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI_DUE)
-            .key_condition_expression("gsi4pk = :kind AND gsi4sk < :now")
-            .expression_attribute_values(":kind", string(keys::REMINDERS))
-            .expression_attribute_values(
-                ":now",
-                string(now.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            )
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| StoreError::request("Query", e))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
+        Ok(self
+            .due_items(keys::REMINDERS, now, limit)
+            .await?
             .iter()
             .filter_map(|item| {
                 let id = item
@@ -671,6 +656,28 @@ impl DynamoStore {
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<AppointmentId>, StoreError> {
+        Ok(self
+            .due_items(kind, now, limit)
+            .await?
+            .iter()
+            .filter_map(|item| {
+                item.get(keys::PK)?
+                    .as_s()
+                    .ok()?
+                    .strip_prefix(keys::APPOINTMENT_PREFIX)?
+                    .parse()
+                    .ok()
+            })
+            .collect())
+    }
+
+    /// Items of gsi4 partition `kind` due before `now`, oldest first, at most `limit`.
+    async fn due_items(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Item>, StoreError> {
         let output = self
             .client
             .query()
@@ -686,19 +693,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| StoreError::request("Query", e))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|item| {
-                item.get("pk")?
-                    .as_s()
-                    .ok()?
-                    .strip_prefix(keys::APPOINTMENT_PREFIX)?
-                    .parse()
-                    .ok()
-            })
-            .collect())
+        Ok(output.items.unwrap_or_default())
     }
 
     /// The appointment a client's Idempotency-Key created, with the request's fingerprint.
