@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::bootstrap::BoxError;
+
 use chrono::{TimeZone, Utc};
 use marketplace::booking::{Party, Role};
 use marketplace::events::EventKind;
@@ -15,7 +17,7 @@ use marketplace::notifications::templates::{self, Session};
 const FROM: &str = marketplace::config::DEFAULT_MAIL_FROM;
 
 /// Renders each template for each reader into `dir`; returns the files written.
-pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn write_samples(dir: &Path) -> Result<Vec<PathBuf>, BoxError> {
     std::fs::create_dir_all(dir)?;
     let expert = Party {
         name: "Ada Lovelace".into(),
@@ -30,7 +32,10 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         sms: Some("+12125550123".into()),
     };
     // The Monday after Europe moved its clocks, so the zones in the samples differ by four hours.
-    let start = Utc.with_ymd_and_hms(2026, 3, 30, 13, 0, 0).unwrap();
+    let start = Utc
+        .with_ymd_and_hms(2026, 3, 30, 13, 0, 0)
+        .single()
+        .ok_or("sample start")?;
     let now = start - chrono::Duration::days(3);
     let appointment = AppointmentId::new();
     let attendees = [
@@ -38,8 +43,7 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         ("Ada Lovelace", "ada@example.com"),
     ];
     let meeting = "https://meet.example.com/expert-marketplace-sample";
-    let price = marketplace::booking::price(Money::new(18_000, Currency::Usd), 60)
-        .expect("a valid sample price");
+    let price = marketplace::booking::price(Money::new(18_000, Currency::Usd), 60)?;
     let mut written = Vec::new();
     for kind in [
         EventKind::BookingConfirmed,
@@ -48,7 +52,7 @@ pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         EventKind::Reminder24h,
         EventKind::Reminder1h,
     ] {
-        let headline = templates::headline(kind).expect("a session event");
+        let headline = templates::headline(kind).ok_or("a session event has a headline")?;
         let cancelled = kind == EventKind::BookingCancelled;
         let method = if cancelled {
             Method::Cancel

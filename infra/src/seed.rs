@@ -1,9 +1,9 @@
 //! Demo data for the local stack: a few experts with profiles and availability, created
 //! through the same services the API uses, so seeded data passes the same validation.
 
+use crate::bootstrap::BoxError;
 use marketplace::auth::{Caller, Group};
 use marketplace::availability::AvailabilityInput;
-use marketplace::error::ServiceError;
 use marketplace::experts::{ExpertProfile, ProfileInput};
 use marketplace::ids::UserId;
 use marketplace::services::Services;
@@ -18,7 +18,7 @@ pub async fn demo_experts(
     services: &Services,
     stripe: Option<&StripeServer>,
     store: &DynamoStore,
-) -> Result<Vec<ExpertProfile>, ServiceError> {
+) -> Result<Vec<ExpertProfile>, BoxError> {
     let experts = [
         (
             "demo-expert-ada",
@@ -78,13 +78,12 @@ pub async fn demo_experts(
     let mut created = Vec::with_capacity(experts.len());
     for (sub, profile, availability) in experts {
         let caller = Caller {
-            user_id: UserId::parse(sub).expect("demo subjects are valid"),
+            user_id: UserId::parse(sub).ok_or("a valid demo subject")?,
             email: Some(format!("{sub}@example.com")),
             groups: vec![Group::Experts],
         };
-        let profile: ProfileInput = serde_json::from_value(profile).expect("demo profile shape");
-        let availability: AvailabilityInput =
-            serde_json::from_value(availability).expect("demo availability shape");
+        let profile: ProfileInput = serde_json::from_value(profile)?;
+        let availability: AvailabilityInput = serde_json::from_value(availability)?;
         let saved = services.experts.save_profile(&caller, profile).await?;
         services
             .availability
