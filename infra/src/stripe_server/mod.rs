@@ -114,6 +114,14 @@ impl StripeServer {
             .store(paused, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Makes every API request wait for its webhooks to be delivered before answering (or
+    /// stops that): the webhook then races ahead of the caller's own next step.
+    pub fn deliver_before_answering(&self, first: bool) {
+        self.deliveries
+            .ahead_of_answers
+            .store(first, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Sends an event again, to the endpoint it belongs to (as Stripe's retries do).
     pub fn redeliver(&self, event: Value) {
         let endpoint = if event.get("account").is_some_and(|a| !a.is_null()) {
@@ -265,13 +273,24 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
             }
         }
     };
+    let mut deliveries = Vec::new();
     for (connect, event) in events {
         let endpoint = if connect {
             &server.config.connect_endpoint
         } else {
             &server.config.platform_endpoint
         };
-        server.deliveries.send(endpoint.clone(), event);
+        deliveries.extend(server.deliveries.send(endpoint.clone(), event));
+    }
+    if server
+        .deliveries
+        .ahead_of_answers
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        for delivery in deliveries {
+            // A delivery that failed was logged where it ran.
+            let _ = delivery.await;
+        }
     }
     json_response(answer)
 }

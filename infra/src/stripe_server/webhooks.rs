@@ -32,6 +32,9 @@ pub fn sign(payload: &str, secrets: &[String], timestamp: i64) -> String {
 pub struct Deliveries {
     /// While set, events are recorded but not sent: a webhook outage.
     pub paused: std::sync::atomic::AtomicBool,
+    /// While set, an API request answers only after its webhooks were delivered: the order in
+    /// which a fast network can bring them to us.
+    pub ahead_of_answers: std::sync::atomic::AtomicBool,
     sent: Arc<Mutex<Vec<Value>>>,
     in_flight: Arc<(Mutex<usize>, Notify)>,
     http: reqwest::Client,
@@ -41,6 +44,7 @@ impl Default for Deliveries {
     fn default() -> Self {
         Deliveries {
             paused: std::sync::atomic::AtomicBool::new(false),
+            ahead_of_answers: std::sync::atomic::AtomicBool::new(false),
             sent: Arc::default(),
             in_flight: Arc::default(),
             // Stripe gives up on an endpoint after a few seconds too.
@@ -53,21 +57,24 @@ impl Default for Deliveries {
 }
 
 impl Deliveries {
-    pub fn send(&self, endpoint: Option<WebhookEndpoint>, event: Value) {
+    /// Starts delivering `event`; the handle finishes when the endpoint answered.
+    pub fn send(
+        &self,
+        endpoint: Option<WebhookEndpoint>,
+        event: Value,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         self.sent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(event.clone());
-        let Some(endpoint) = endpoint else {
-            return;
-        };
+        let endpoint = endpoint?;
         if self.paused.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
+            return None;
         }
         let in_flight = self.in_flight.clone();
         *in_flight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         let http = self.http.clone();
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let payload = event.to_string();
             let signature = sign(&payload, &endpoint.secrets, chrono::Utc::now().timestamp());
             let result = http
@@ -85,7 +92,7 @@ impl Deliveries {
             if *count == 0 {
                 in_flight.1.notify_waiters();
             }
-        });
+        }))
     }
 
     pub fn sent(&self) -> Vec<Value> {

@@ -143,6 +143,11 @@ pub struct Appointment {
     /// The expert's policy when the booking was made: it governs this booking's refunds.
     pub cancellation_policy: CancellationPolicy,
     pub cancellation: Option<Cancellation>,
+    /// A party's cancellation while its money moves at Stripe. Whichever writer ends the
+    /// appointment (that request, or the webhook its Stripe call sets off) records it, so the
+    /// outcome does not depend on who gets there first.
+    #[serde(skip)]
+    pub cancelling: Option<Cancellation>,
     pub completion: Option<Completion>,
     /// Reported by the client after the session started: stops automatic completion.
     pub problem: Option<ProblemReport>,
@@ -330,6 +335,7 @@ impl Appointment {
             charged_at_booking: request.start - now > Duration::days(HOLD_AND_CAPTURE_DAYS),
             cancellation_policy: settings.cancellation_policy,
             cancellation: None,
+            cancelling: None,
             completion: None,
             problem: None,
             revision: 0,

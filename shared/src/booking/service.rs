@@ -11,7 +11,7 @@ use super::{
     BookingInput, CancelInput, Cancellation, Canceller, ClaimDay, CompleteInput, Completion,
     DashboardInput, EarningsInput, EarningsLine, HOLD_AND_CAPTURE_DAYS, Message, MessageInput,
     MessagePage, PageInput, ProblemInput, ProblemReport, RescheduleInput, Review, ReviewInput,
-    Role, days_touched, encode_cursor, price, summarize,
+    Role, Settlement, days_touched, encode_cursor, price, summarize,
 };
 use crate::accounts::AccountDraft;
 use crate::auth::{Caller, Group};
@@ -470,38 +470,33 @@ impl BookingService {
             appointment.start,
         );
         let intent = self.current_intent(&appointment).await?;
-        let refunded = match &intent {
-            None => 0,
-            Some(intent) => match intent.state {
-                PaymentIntentState::AwaitingPayment | PaymentIntentState::InProgress => {
-                    self.gateway.cancel(&intent.id).await?;
-                    0
-                }
-                PaymentIntentState::Authorized if settlement.kept == 0 => {
-                    self.gateway.cancel(&intent.id).await?;
-                    settlement.refund
-                }
-                PaymentIntentState::Authorized => {
-                    self.gateway
-                        .capture(&intent.id, settlement.kept, settlement.fee_on_kept)
-                        .await?;
-                    settlement.refund
-                }
-                PaymentIntentState::Captured if settlement.refund > 0 => {
-                    self.gateway
-                        .refund(&intent.id, Some(settlement.refund))
-                        .await?;
-                    settlement.refund
-                }
-                PaymentIntentState::Captured | PaymentIntentState::Canceled => 0,
-            },
+        let refund = match intent.as_ref().map(|i| i.state) {
+            Some(PaymentIntentState::Authorized) | Some(PaymentIntentState::Captured) => {
+                settlement.refund
+            }
+            _ => 0,
         };
         let cancellation = Cancellation {
             by,
             reason,
-            refund: Money::new(refunded, appointment.price.total.currency),
+            refund: Money::new(refund, appointment.price.total.currency),
             at: now,
         };
+        // Recorded before the money moves: the webhook our Stripe call sets off may end the
+        // appointment before this request does, and must end it the same way.
+        if !self
+            .store
+            .set_cancelling(appointment.id, appointment.status, Some(&cancellation))
+            .await?
+        {
+            return Err(ServiceError::NotCancellable);
+        }
+        if let Err(error) = self.settle(intent.as_ref(), &settlement).await {
+            self.store
+                .set_cancelling(appointment.id, appointment.status, None)
+                .await?;
+            return Err(error);
+        }
         self.transition(
             appointment.id,
             AppointmentStatus::Cancelled,
@@ -510,6 +505,38 @@ impl BookingService {
         )
         .await?;
         self.appointment_for(caller, id, None).await
+    }
+
+    /// Moves a cancelled booking's money: an authorisation is cancelled or captured in part,
+    /// a charge refunded in part; nothing to do for an intent already settled.
+    async fn settle(
+        &self,
+        intent: Option<&PaymentIntentSummary>,
+        settlement: &Settlement,
+    ) -> Result<(), ServiceError> {
+        let Some(intent) = intent else {
+            return Ok(());
+        };
+        match intent.state {
+            PaymentIntentState::AwaitingPayment | PaymentIntentState::InProgress => {
+                self.gateway.cancel(&intent.id).await?;
+            }
+            PaymentIntentState::Authorized if settlement.kept == 0 => {
+                self.gateway.cancel(&intent.id).await?;
+            }
+            PaymentIntentState::Authorized => {
+                self.gateway
+                    .capture(&intent.id, settlement.kept, settlement.fee_on_kept)
+                    .await?;
+            }
+            PaymentIntentState::Captured if settlement.refund > 0 => {
+                self.gateway
+                    .refund(&intent.id, Some(settlement.refund))
+                    .await?;
+            }
+            PaymentIntentState::Captured | PaymentIntentState::Canceled => {}
+        }
+        Ok(())
     }
 
     /// Moves an appointment to another free start, same duration: the new time is claimed
@@ -1049,13 +1076,24 @@ impl BookingService {
                 )
                 .await
             }
+            // A hold that can no longer be paid has expired; a booked session that lost its
+            // payment is cancelled.
             PaymentIntentState::Canceled => {
-                self.move_to(
-                    appointment_id,
-                    AppointmentStatus::Cancelled,
-                    Some(&intent.id),
-                )
-                .await
+                let payment_intent = Some(intent.id.as_str());
+                if !self
+                    .transition_with(
+                        appointment_id,
+                        AppointmentStatus::Expired,
+                        payment_intent,
+                        None,
+                        None,
+                    )
+                    .await?
+                {
+                    self.move_to(appointment_id, AppointmentStatus::Cancelled, payment_intent)
+                        .await?;
+                }
+                Ok(())
             }
             // A declined card leaves the hold in place until it lapses; the client may retry.
             PaymentIntentState::AwaitingPayment | PaymentIntentState::InProgress => Ok(()),
@@ -1101,6 +1139,23 @@ impl BookingService {
                 return Ok(false);
             };
             let from = appointment.status;
+            // A party's cancellation in progress decides how the appointment ends, whoever
+            // writes the end.
+            let (target, cancellation) = match &appointment.cancelling {
+                Some(pending)
+                    if cancellation.is_none()
+                        && matches!(
+                            target,
+                            AppointmentStatus::Cancelled | AppointmentStatus::Expired
+                        ) =>
+                {
+                    (AppointmentStatus::Cancelled, Some(pending.clone()))
+                }
+                _ => (target, cancellation.clone()),
+            };
+            if target == AppointmentStatus::Cancelled {
+                appointment.cancelling = None;
+            }
             let allowed = match target {
                 AppointmentStatus::Confirmed | AppointmentStatus::Expired => {
                     from == AppointmentStatus::PendingPayment
@@ -1120,7 +1175,7 @@ impl BookingService {
                 appointment.payment_intent = Some(intent.to_owned());
             }
             if cancellation.is_some() {
-                appointment.cancellation = cancellation.clone();
+                appointment.cancellation = cancellation;
             }
             if completion.is_some() {
                 appointment.completion = completion.clone();

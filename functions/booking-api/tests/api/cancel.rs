@@ -31,8 +31,9 @@ struct Outcome {
 }
 
 /// Books Monday 09:00 (60 min, 180.00 usd), pays as `payment` says, moves the clock to
-/// `hours_before` the start, and lets `by` cancel.
-async fn scenario(payment: Payment, by: &str, hours_before: i64) -> Outcome {
+/// `hours_before` the start, and lets `by` cancel; with `webhooks_first` Stripe's webhooks
+/// reach us before Stripe's answers do.
+async fn scenario(payment: Payment, by: &str, hours_before: i64, webhooks_first: bool) -> Outcome {
     let app = spawn_app().await;
     let expert = bookable_expert(&app, 18_000, "usd").await;
     if !matches!(payment, Payment::Charged) {
@@ -58,6 +59,7 @@ async fn scenario(payment: Payment, by: &str, hours_before: i64) -> Outcome {
         app.expert("ada")
     };
     let id = held["id"].as_str().unwrap().to_owned();
+    app.stripe.deliver_before_answering(webhooks_first);
     let response = cancel(&app, &canceller, &id).await;
     let body = response.ok(StatusCode::OK).clone();
     app.stripe.settle().await;
@@ -144,9 +146,15 @@ async fn every_cancellation_window_moves_exactly_the_policys_money() {
         ),
         (Payment::Unpaid, "client", 1, "canceled", 0, 1_800, 0, 0),
     ];
-    for (payment, by, hours, status, received, fee, refund, refunds) in cases {
-        let case = format!("{payment:?} cancelled by the {by} {hours} h before");
-        let outcome = scenario(payment, by, hours).await;
+    // Either order of Stripe's answer and its webhook ends the same way.
+    let orders = [false, true];
+    for (webhooks_first, (payment, by, hours, status, received, fee, refund, refunds)) in
+        orders.into_iter().flat_map(|o| cases.map(|c| (o, c)))
+    {
+        let case = format!(
+            "{payment:?} cancelled by the {by} {hours} h before (webhooks first: {webhooks_first})"
+        );
+        let outcome = scenario(payment, by, hours, webhooks_first).await;
         assert_eq!(outcome.intent["status"], status, "{case}");
         assert_eq!(outcome.intent["amount_received"], received, "{case}");
         assert_eq!(outcome.intent["application_fee_amount"], fee, "{case}");
@@ -167,6 +175,36 @@ async fn every_cancellation_window_moves_exactly_the_policys_money() {
             assert_eq!(made["metadata"]["test_reverse_transfer"], "true", "{case}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_stripe_refuses_changes_nothing_and_leaves_no_trace() {
+    let app = spawn_app().await;
+    let (id, intent) = confirmed(&app).await;
+    app.stripe.fail_next(
+        http::Method::POST,
+        "/v1/payment_intents/",
+        StatusCode::INTERNAL_SERVER_ERROR,
+    );
+    cancel(&app, &app.client("bob"), &id)
+        .await
+        .problem(StatusCode::BAD_GATEWAY, "payment-provider-error");
+    let kept = app
+        .get(&format!("/v1/appointments/{id}"), Some(&app.client("bob")))
+        .await;
+    assert_eq!(kept.body["status"], "confirmed");
+    assert_eq!(
+        app.stripe.payment_intent(&intent).unwrap()["status"],
+        "requires_capture"
+    );
+    // Cancelled at Stripe later by someone else (the dashboard): the refused request's
+    // cancellation is not what ends the appointment.
+    assert_eq!(app.cancel_at_stripe(&intent).await, 200);
+    let ended = app
+        .get(&format!("/v1/appointments/{id}"), Some(&app.client("bob")))
+        .await;
+    assert_eq!(ended.body["status"], "cancelled");
+    assert_eq!(ended.body["cancellation"], Value::Null);
 }
 
 async fn complete(app: &TestApp, user: &User, id: &str, no_show: bool) -> TestResponse {

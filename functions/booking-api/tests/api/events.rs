@@ -124,15 +124,22 @@ async fn a_relay_that_fails_keeps_every_event_for_the_next_run() {
     assert_eq!(delivered[0].1["id"], json!(pending[0].id));
 }
 
-/// What moto recorded (sent emails, SMS), from its dashboard's data.
+/// What moto recorded (sent emails, SMS), from its dashboard's data. moto builds that page
+/// from its live state without a lock, so a request racing a write elsewhere can fail; asked
+/// again, it answers.
 async fn moto_data() -> Value {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let mut failures = Vec::new();
+    for _ in 0..5 {
+        let response = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+            .await
+            .unwrap();
+        if response.status().is_success() {
+            return response.json().await.unwrap();
+        }
+        failures.push(response.status());
+    }
+    panic!("moto's data.json kept failing: {failures:?}");
 }
 
 /// The emails moto recorded for `address`, as (subject header, decoded calendar part).
@@ -323,8 +330,9 @@ async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap
     use marketplace::clock::Clock;
     let app = spawn_app().await;
     let client = fresh_client("remind");
-    // The client also wants texts; the expert gave no phone.
-    let phone = "+12125550199";
+    // The client also wants texts; the expert gave no phone. A number of its own, as moto
+    // keeps every text it was sent.
+    let phone = &format!("+1212{:07}", ulid::Ulid::new().random() % 10_000_000);
     let settings = json!({"display_name": "Bob", "time_zone": "America/New_York",
                           "phone": phone, "notifications": {"email": true, "sms": true}});
     app.put("/v1/me", Some(&app.client(&client)), &settings)

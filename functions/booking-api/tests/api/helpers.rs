@@ -231,13 +231,26 @@ impl TestApp {
     /// `client_secret` with a test card, then waits for the webhooks it causes.
     pub async fn pay(&self, client_secret: &str, payment_method: &str) -> u16 {
         let intent = client_secret.split("_secret_").next().unwrap();
+        self.stripe_post(
+            &format!("/v1/payment_intents/{intent}/confirm"),
+            &[("payment_method", payment_method)],
+        )
+        .await
+    }
+
+    /// Cancels a PaymentIntent at Stripe as someone else would (the dashboard).
+    pub async fn cancel_at_stripe(&self, intent: &str) -> u16 {
+        self.stripe_post(&format!("/v1/payment_intents/{intent}/cancel"), &[])
+            .await
+    }
+
+    /// A request to the Stripe test server as a browser or the dashboard sends it; waits for
+    /// its webhooks and returns Stripe's status code.
+    async fn stripe_post(&self, path: &str, form: &[(&str, &str)]) -> u16 {
         let status = reqwest::Client::new()
-            .post(format!(
-                "{}/v1/payment_intents/{intent}/confirm",
-                self.stripe_url
-            ))
+            .post(format!("{}{path}", self.stripe_url))
             .bearer_auth(local_stack::dev_server::LOCAL_STRIPE_KEY)
-            .form(&[("payment_method", payment_method)])
+            .form(form)
             .send()
             .await
             .expect("Stripe test server")

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DynamoStore, keys, string};
+use super::{DynamoStore, conditional, keys, string};
 use crate::availability::Interval;
 use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
@@ -72,6 +72,8 @@ struct AppointmentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cancellation: Option<Cancellation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancelling: Option<Cancellation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     completion: Option<Completion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     problem: Option<ProblemReport>,
@@ -115,6 +117,7 @@ impl AppointmentRecord {
             charged_at_booking: a.charged_at_booking,
             cancellation_policy: a.cancellation_policy,
             cancellation: a.cancellation.clone(),
+            cancelling: a.cancelling.clone(),
             completion: a.completion.clone(),
             problem: a.problem.clone(),
             revision: a.revision,
@@ -154,6 +157,7 @@ impl AppointmentRecord {
             charged_at_booking: self.charged_at_booking,
             cancellation_policy: self.cancellation_policy,
             cancellation: self.cancellation,
+            cancelling: self.cancelling,
             completion: self.completion,
             problem: self.problem,
             revision: self.revision,
@@ -354,6 +358,7 @@ impl DynamoStore {
         }
         // The sweep index follows the status: a hold's expiry, a confirmed session's
         // completion, or nothing.
+        let mut removed = Vec::new();
         match appointment.sweep_due() {
             Some(due) => {
                 let (pk, sk) = due_keys(due, &appointment.id);
@@ -362,7 +367,14 @@ impl DynamoStore {
                     .expression_attribute_values(":due_pk", string(pk))
                     .expression_attribute_values(":due_sk", string(sk));
             }
-            None => expression.push_str(" REMOVE gsi4pk, gsi4sk"),
+            None => removed.extend(["gsi4pk", "gsi4sk"]),
+        }
+        if appointment.cancelling.is_none() {
+            removed.push("cancelling");
+        }
+        if !removed.is_empty() {
+            expression.push_str(" REMOVE ");
+            expression.push_str(&removed.join(", "));
         }
         update = update.update_expression(expression);
         let mut items = vec![
@@ -430,6 +442,37 @@ impl DynamoStore {
             Err(error) if failed_conditions(&error).is_some() => Ok(false),
             Err(error) => Err(StoreError::request("TransactWriteItems", error)),
         }
+    }
+
+    /// Records (or with `None` withdraws) a party's cancellation on an appointment still in
+    /// `from`, before its money moves. `Ok(false)`: the status changed since it was read.
+    pub async fn set_cancelling(
+        &self,
+        id: AppointmentId,
+        from: AppointmentStatus,
+        cancellation: Option<&Cancellation>,
+    ) -> Result<bool, StoreError> {
+        let key = keys::appointment(&id);
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(&key))
+            .key(keys::SK, string(keys::APPOINTMENT))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", status_value(from)?);
+        update = match cancellation {
+            Some(cancellation) => update
+                .update_expression("SET cancelling = :cancelling")
+                .expression_attribute_values(
+                    ":cancelling",
+                    serde_dynamo::to_attribute_value(cancellation)
+                        .map_err(|e| StoreError::corrupt(&key, e))?,
+                ),
+            None => update.update_expression("REMOVE cancelling"),
+        };
+        conditional(update.send().await)
     }
 
     pub async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
@@ -549,16 +592,7 @@ impl DynamoStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::request("UpdateItem", e)),
-        }
+        conditional(result)
     }
 
     /// The payment records of sessions starting in `[from, to)` within one month (gsi3).

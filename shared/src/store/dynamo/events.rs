@@ -1,15 +1,12 @@
 //! Processed Stripe events, kept 30 days (Stripe retries for 3) so redeliveries are skipped;
 //! and the payment record of each appointment, as the latest event describes it.
 
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, Duration, Utc};
 
-use super::{DynamoStore, keys, string};
+use super::{DynamoStore, conditional, keys, string};
 use crate::booking::PaymentRecord;
 use crate::ids::AppointmentId;
 use crate::payments::PaymentIntentSummary;
@@ -77,22 +74,6 @@ impl DynamoStore {
     }
 }
 
-/// A conditional update refused because the stored record is already newer is no error.
-fn newer_or_nothing<T>(
-    result: Result<T, SdkError<UpdateItemError, HttpResponse>>,
-) -> Result<(), StoreError> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(StoreError::request("UpdateItem", e)),
-    }
-}
-
 fn number(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -140,7 +121,8 @@ impl DynamoStore {
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .send()
             .await;
-        newer_or_nothing(result)
+        // Refused because the stored record is already newer: no error.
+        conditional(result).map(drop)
     }
 
     /// Refunds only grow, so the largest amount reported wins whatever the order.
@@ -164,7 +146,8 @@ impl DynamoStore {
             .expression_attribute_values(":now", string(now.to_rfc3339()))
             .send()
             .await;
-        newer_or_nothing(result)
+        // Refused because the stored record is already newer: no error.
+        conditional(result).map(drop)
     }
 
     /// The payment record of one appointment.

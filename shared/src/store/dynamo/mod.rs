@@ -12,7 +12,12 @@ pub use appointments::{BookOutcome, DashboardOwner};
 pub use experts::ExpertSchedule;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::store::StoreError;
 
 /// The table and the client to reach it; cheap to clone, built once per cold start.
 #[derive(Clone, Debug)]
@@ -40,4 +45,20 @@ impl DynamoStore {
 
 fn string(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
+}
+
+/// A conditional UpdateItem: `Ok(false)` when its condition did not hold.
+fn conditional<T>(
+    result: Result<T, SdkError<UpdateItemError, HttpResponse>>,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::request("UpdateItem", e)),
+    }
 }
