@@ -7,11 +7,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 source infra/emulator.sh
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/local-stack"
+# Built before the clock starts: the wait below is for the stack, not for the compiler.
+cargo build --quiet -p local-stack
 api_port=$(free_port)
 moto_port=$(free_port)
 log=$(mktemp)
 stripe_port=$(free_port)
-STRIPE_PORT=$stripe_port MOTO_PORT=$moto_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
+radicale_port=$(free_port)
+STRIPE_PORT=$stripe_port MOTO_PORT=$moto_port RADICALE_PORT=$radicale_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
 stack=$!
 stop() { kill -TERM -- "-$stack" 2>/dev/null || true; wait "$stack" 2>/dev/null || true; }
 trap stop EXIT
@@ -72,11 +75,17 @@ status=$(curl -sf "$base/v1/appointments/$appointment" -H "Authorization: Bearer
   python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
 [ "$status" = confirmed ] || fail "the appointment is $status after payment, not confirmed"
 
+# Radicale answers the README's curl for the demo account's principal.
+principal=$(curl -sf -u demo:demo -X PROPFIND -H 'Depth: 0' "http://127.0.0.1:$radicale_port/" \
+  --data '<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>') ||
+  fail "Radicale did not answer PROPFIND"
+grep -q '<href>/demo/</href>' <<<"$principal" || fail "Radicale's principal for demo: $principal"
+
 stop
 trap - EXIT
-for port in "$api_port" "$moto_port" "$stripe_port"; do
+for port in "$api_port" "$moto_port" "$stripe_port" "$radicale_port"; do
   if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
     fail "port $port still answers after the stack was stopped"
   fi
 done
-echo "smoke: 6 passed, 0 failed"
+echo "smoke: 7 passed, 0 failed"

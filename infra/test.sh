@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's test command: formatting, lints, the template lint, every Rust test against
-# moto (started here, stopped on exit), then the quick-start smoke test.
+# moto and Radicale (started here, stopped on exit), then the quick-start smoke test.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 source infra/emulator.sh
+source infra/radicale.sh
 venv=$(infra/venv.sh)
 
 echo "== cargo fmt --check"
@@ -15,11 +16,14 @@ echo "== cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
 log=$(mktemp)
-trap emulator_stop EXIT
+radicale_dir=$(mktemp -d)
+trap 'emulator_stop; radicale_stop; rm -rf "$radicale_dir"' EXIT
 emulator_start "$venv" "$(free_port)" "$log"
-echo "== cargo test (moto on $AWS_ENDPOINT_URL)"
+radicale_start "$venv" "$(free_port)" "$radicale_dir"
+echo "== cargo test (moto on $AWS_ENDPOINT_URL, Radicale on $RADICALE_URL)"
 cargo test --workspace
 emulator_stop
+radicale_stop
 
 echo "== quick-start smoke test"
 bash infra/smoke.sh

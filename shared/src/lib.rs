@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod auth;
 pub mod availability;
 pub mod booking;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod error;

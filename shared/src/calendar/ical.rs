@@ -1,0 +1,1 @@
+//! Busy times from iCalendar data (being written).

@@ -1,0 +1,6 @@
+//! External calendars: what their events mean for an expert's availability (pure), and the
+//! providers they are read from and written to.
+
+pub mod caldav;
+pub mod ical;
+mod multistatus;

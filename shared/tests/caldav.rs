@@ -1,0 +1,192 @@
+//! The CalDAV client against a real CalDAV server: Radicale, started by `infra/test.sh`
+//! (RADICALE_URL, RADICALE_USERS). Each test makes an account of its own.
+
+use std::io::Write;
+
+use marketplace::calendar::caldav::{CalDav, CalDavAccount, CalDavError, WriteCondition};
+use reqwest::{Method, Url};
+
+fn radicale() -> (Url, String) {
+    let url = std::env::var("RADICALE_URL")
+        .expect("RADICALE_URL: run the tests through infra/test.sh, which starts Radicale");
+    let users = std::env::var("RADICALE_USERS").expect("RADICALE_USERS (set by infra/test.sh)");
+    (Url::parse(&url).unwrap(), users)
+}
+
+fn client() -> CalDav {
+    CalDav::new(
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A new Radicale account with two calendars (one holding events, one only tasks).
+async fn account() -> CalDavAccount {
+    let (url, users) = radicale();
+    let username = format!("u{}", ulid::Ulid::new()).to_lowercase();
+    let password = format!("p{}", ulid::Ulid::new());
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(users)
+        .unwrap();
+    writeln!(file, "{username}:{password}").unwrap();
+    let account = CalDavAccount {
+        server_url: url.clone(),
+        username,
+        password,
+    };
+    for (name, component) in [("work", "VEVENT"), ("chores", "VTODO")] {
+        let body = format!(
+            r#"<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>{name}</d:displayname><c:supported-calendar-component-set><c:comp name="{component}"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>"#
+        );
+        let status = reqwest::Client::new()
+            .request(
+                Method::from_bytes(b"MKCALENDAR").unwrap(),
+                url.join(&format!("{}/{name}/", account.username)).unwrap(),
+            )
+            .basic_auth(&account.username, Some(&account.password))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 201, "MKCALENDAR {name}");
+    }
+    account
+}
+
+fn event(uid: &str, summary: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261207T090000Z\r\nDTEND:20261207T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+#[tokio::test]
+async fn discovery_finds_the_event_calendars_and_refuses_bad_credentials() {
+    let account = account().await;
+    let calendars = client().discover(&account).await.unwrap();
+    assert_eq!(calendars.len(), 1, "{calendars:?}");
+    assert_eq!(calendars[0].name, "work");
+    assert!(calendars[0].writable);
+    assert!(calendars[0].url.path().ends_with("/work/"));
+
+    let wrong = CalDavAccount {
+        password: "wrong".into(),
+        ..account.clone()
+    };
+    assert!(matches!(
+        client().discover(&wrong).await,
+        Err(CalDavError::Unauthorized)
+    ));
+    // Nothing listens on port 9 (discard) of loopback.
+    let nowhere = CalDavAccount {
+        server_url: Url::parse("http://127.0.0.1:9/").unwrap(),
+        ..account
+    };
+    let error = client().discover(&nowhere).await.unwrap_err();
+    assert!(matches!(error, CalDavError::Unreachable(_)), "{error:?}");
+    assert!(error.is_transient());
+}
+
+#[tokio::test]
+async fn sync_reports_creations_changes_and_removals_after_a_token() {
+    let account = account().await;
+    let dav = client();
+    let calendar = dav.discover(&account).await.unwrap().remove(0).url;
+    let first = dav.changes(&account, &calendar, None).await.unwrap();
+    assert!(first.changed.is_empty() && first.removed.is_empty());
+    let token = first
+        .token
+        .clone()
+        .expect("Radicale supports sync-collection");
+
+    // Written as another client would; then read through the sync.
+    let a = calendar.join("a.ics").unwrap();
+    let b = calendar.join("b.ics").unwrap();
+    let etag_a = dav
+        .put(&account, &a, event("a@test", "A"), WriteCondition::Create)
+        .await
+        .unwrap()
+        .expect("an ETag");
+    dav.put(&account, &b, event("b@test", "B"), WriteCondition::Create)
+        .await
+        .unwrap();
+    // Creating again is refused: a retried job cannot duplicate an event.
+    assert!(matches!(
+        dav.put(&account, &a, event("a@test", "A"), WriteCondition::Create)
+            .await,
+        Err(CalDavError::PreconditionFailed)
+    ));
+    let second = dav
+        .changes(&account, &calendar, Some(&token))
+        .await
+        .unwrap();
+    let mut changed: Vec<&str> = second.changed.iter().map(|(u, _)| u.path()).collect();
+    changed.sort();
+    assert_eq!(changed, [a.path(), b.path()]);
+    let objects = dav
+        .fetch(&account, &calendar, &[a.clone(), b.clone()])
+        .await
+        .unwrap();
+    assert_eq!(objects.len(), 2);
+    assert!(objects.iter().any(|o| o.data.contains("UID:a@test")));
+
+    // Update under the right ETag, not under a stale one; delete.
+    let new_etag = dav
+        .put(
+            &account,
+            &a,
+            event("a@test", "A moved"),
+            WriteCondition::Matches(&etag_a),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(new_etag, etag_a);
+    assert!(matches!(
+        dav.put(
+            &account,
+            &a,
+            event("a@test", "A"),
+            WriteCondition::Matches(&etag_a)
+        )
+        .await,
+        Err(CalDavError::PreconditionFailed)
+    ));
+    dav.delete(
+        &account,
+        &b,
+        &objects.iter().find(|o| o.url == b).unwrap().etag,
+    )
+    .await
+    .unwrap();
+    let third = dav
+        .changes(&account, &calendar, second.token.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(third.changed.len(), 1);
+    assert_eq!(third.changed[0].0, a);
+    assert_eq!(third.changed[0].1, new_etag);
+    assert_eq!(third.removed, [b]);
+
+    // Nothing changed: nothing reported.
+    let fourth = dav
+        .changes(&account, &calendar, third.token.as_deref())
+        .await
+        .unwrap();
+    assert!(fourth.changed.is_empty() && fourth.removed.is_empty());
+
+    // A token the server does not know.
+    assert!(matches!(
+        dav.changes(
+            &account,
+            &calendar,
+            Some("http://radicale.org/ns/sync/bogus")
+        )
+        .await,
+        Err(CalDavError::InvalidSyncToken)
+    ));
+}
