@@ -131,6 +131,18 @@ pub struct LocalMessaging {
 
 /// Creates the template's event buses, queues (dead-letter queues first, redrive policies
 /// set) and rules with their queue targets, each named `<prefix>-<logical id>`.
+/// A KMS key on the emulator, standing in for the template's `CalendarKey`; answers its id.
+pub async fn create_calendar_key(sdk: &aws_config::SdkConfig) -> Result<String, BoxError> {
+    let key = aws_sdk_kms::Client::new(sdk)
+        .create_key()
+        .description("Envelope key for calendar credentials (local)")
+        .send()
+        .await?
+        .key_metadata
+        .ok_or("CreateKey answered no key")?;
+    Ok(key.key_id)
+}
+
 pub async fn create_messaging(
     sdk: &aws_config::SdkConfig,
     template: &Template,

@@ -7,9 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use marketplace::calendar::service::CalendarService;
 use marketplace::clock::{Clock, SystemClock};
+use marketplace::config::CalendarSettings;
 use marketplace::payments::{StripeGateway, StripeSettings};
-use marketplace::services::{Links, Services};
+use marketplace::services::{Links, Outbound, Services};
 use marketplace::store::dynamo::DynamoStore;
 use tokio::net::TcpListener;
 
@@ -81,6 +83,10 @@ impl DevServerOptions {
     }
 }
 
+/// Hosts the local stack may call over http on local addresses (the development setting that
+/// template.yaml leaves empty).
+pub const LOCAL_CALENDAR_HOSTS: [&str; 2] = ["127.0.0.1", "localhost"];
+
 pub struct DevServer {
     pub address: SocketAddr,
     pub services: Services,
@@ -134,6 +140,21 @@ impl DevServer {
             .clone()
             .unwrap_or_else(|| "https://api.stripe.com".to_owned());
         let store = DynamoStore::new(client, table);
+        let calendars = CalendarService::from_settings(
+            store.clone(),
+            sdk,
+            &CalendarSettings {
+                key_id: bootstrap::create_calendar_key(sdk).await?,
+                sync_queue_url: messaging
+                    .queue_urls
+                    .get("CalendarSyncQueue")
+                    .cloned()
+                    .ok_or("template.yaml declares no CalendarSyncQueue")?,
+                // Radicale and the tests' servers listen on loopback.
+                allowed_local_hosts: LOCAL_CALENDAR_HOSTS.iter().map(|h| h.to_string()).collect(),
+            },
+            options.clock.clone(),
+        )?;
         let services = Services::new(
             store.clone(),
             StripeGateway::new(&stripe_settings)?,
@@ -143,12 +164,15 @@ impl DevServer {
                 meeting_base_url: marketplace::config::DEFAULT_MEETING_BASE_URL.to_owned(),
                 mail_from: marketplace::config::DEFAULT_MAIL_FROM.to_owned(),
             },
-            messaging
-                .bus_name
-                .clone()
-                .map(|bus| (aws_sdk_eventbridge::Client::new(sdk), bus)),
-            aws_sdk_ses::Client::new(sdk),
-            aws_sdk_sns::Client::new(sdk),
+            Outbound {
+                event_bus: messaging
+                    .bus_name
+                    .clone()
+                    .map(|bus| (aws_sdk_eventbridge::Client::new(sdk), bus)),
+                ses: aws_sdk_ses::Client::new(sdk),
+                sns: aws_sdk_sns::Client::new(sdk),
+            },
+            Some(calendars),
         );
         if let Some(every) = options.sweep_every {
             let services = services.clone();

@@ -10,6 +10,7 @@ pub mod email_preview;
 pub mod gateway;
 pub mod lambda;
 pub mod queue_pump;
+pub mod radicale;
 pub mod seed;
 pub mod stripe_server;
 pub mod template;

@@ -23,6 +23,17 @@ pub struct Settings {
     pub mail_from: String,
     /// `EVENT_BUS_NAME`: where the relay publishes domain events (the reminders function).
     pub event_bus_name: Option<String>,
+    /// Present where the function manages calendar connections.
+    pub calendars: Option<CalendarSettings>,
+}
+
+/// Calendar connections: the key that seals their secrets, the sync queue, and (development
+/// only) the hosts that may be called over http and on local addresses.
+#[derive(Clone, Debug)]
+pub struct CalendarSettings {
+    pub key_id: String,
+    pub sync_queue_url: String,
+    pub allowed_local_hosts: Vec<String>,
 }
 
 pub const DEFAULT_MEETING_BASE_URL: &str = "https://meet.jit.si";
@@ -42,27 +53,43 @@ impl Settings {
                 secret_key: required("STRIPE_SECRET_KEY")?,
                 api_base: optional("STRIPE_API_BASE"),
             },
-            stripe_webhook_secrets: optional("STRIPE_WEBHOOK_SECRETS")
-                .map(|all| {
-                    all.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS"),
             frontend_url: optional("FRONTEND_URL")
                 .unwrap_or_else(|| "http://localhost:5173".to_owned()),
             meeting_base_url: optional("MEETING_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_MEETING_BASE_URL.to_owned()),
             mail_from: optional("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
             event_bus_name: optional("EVENT_BUS_NAME"),
+            calendars: match (
+                optional("CALENDAR_KEY_ID"),
+                optional("CALENDAR_SYNC_QUEUE_URL"),
+            ) {
+                (Some(key_id), Some(sync_queue_url)) => Some(CalendarSettings {
+                    key_id,
+                    sync_queue_url,
+                    allowed_local_hosts: list("CALENDAR_ALLOWED_LOCAL_HOSTS"),
+                }),
+                _ => None,
+            },
         })
     }
 }
 
 fn optional(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A comma-separated list; empty when unset.
+fn list(name: &'static str) -> Vec<String> {
+    optional(name)
+        .map(|all| {
+            all.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {

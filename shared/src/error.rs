@@ -45,6 +45,16 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("the payment provider failed")]
     Payment(#[from] crate::payments::PaymentError),
+    /// A calendar account that could not be connected.
+    #[error(transparent)]
+    Connect(#[from] crate::calendar::service::ConnectError),
+    /// A capability this function was not configured for.
+    #[error("{0} are not available here")]
+    Unavailable(&'static str),
+    #[error("queueing failed: {0}")]
+    Queue(String),
+    #[error("sealing or opening a secret failed: {0}")]
+    Secret(String),
 }
 
 impl From<ValidationErrors> for ServiceError {

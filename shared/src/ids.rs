@@ -73,6 +73,12 @@ prefixed_id!(
     "apt"
 );
 
+prefixed_id!(
+    /// An expert's connection to an external calendar account (`cal_...`).
+    ConnectionId,
+    "cal"
+);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid `{expected}_<ulid>` id")]
 pub struct InvalidId {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use crate::accounts::AccountService;
 use crate::availability::AvailabilityService;
 use crate::booking::BookingService;
+use crate::calendar::service::CalendarService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::events::EventRelay;
 use crate::experts::{ExpertService, SearchService};
 use crate::notifications::NotificationService;
-use crate::payments::{PaymentError, PaymentService, StripeGateway};
+use crate::payments::{PaymentService, StripeGateway};
 use crate::store::dynamo::DynamoStore;
 
 /// Where the services send people: the frontend (after Stripe onboarding) and the meeting
@@ -35,7 +36,21 @@ pub struct Services {
     /// Present where the function publishes domain events (the reminders function).
     pub relay: Option<EventRelay>,
     pub notifications: NotificationService,
+    /// Present where the function manages calendar connections (the booking API).
+    pub calendars: Option<CalendarService>,
 }
+
+/// Where the services send events, emails and texts.
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    /// The domain-event bus, where the function publishes events (the reminders function).
+    pub event_bus: Option<(aws_sdk_eventbridge::Client, String)>,
+    pub ses: aws_sdk_ses::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+/// What can stop a function from starting: configuration it cannot use.
+pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 
 impl Services {
     pub fn new(
@@ -43,10 +58,14 @@ impl Services {
         gateway: StripeGateway,
         clock: Arc<dyn Clock>,
         links: Links,
-        event_bus: Option<(aws_sdk_eventbridge::Client, String)>,
-        ses: aws_sdk_ses::Client,
-        sns: aws_sdk_sns::Client,
+        outbound: Outbound,
+        calendars: Option<CalendarService>,
     ) -> Self {
+        let Outbound {
+            event_bus,
+            ses,
+            sns,
+        } = outbound;
         let Links {
             frontend_url,
             meeting_base_url,
@@ -83,31 +102,41 @@ impl Services {
                 clock.clone(),
             ),
             experts: ExpertService::new(store, clock),
+            calendars,
         }
     }
 
     /// Production wiring: AWS clients from the standard chain, Stripe, the system clock.
-    pub async fn from_settings(settings: &Settings) -> Result<Self, PaymentError> {
+    pub async fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
         let sdk = config::aws_sdk_config().await;
         let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             settings.table_name.clone(),
         );
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let calendars = settings
+            .calendars
+            .as_ref()
+            .map(|c| CalendarService::from_settings(store.clone(), &sdk, c, clock.clone()))
+            .transpose()?;
         Ok(Services::new(
             store,
             StripeGateway::new(&settings.stripe)?,
-            Arc::new(SystemClock),
+            clock,
             Links {
                 frontend_url: settings.frontend_url.clone(),
                 meeting_base_url: settings.meeting_base_url.clone(),
                 mail_from: settings.mail_from.clone(),
             },
-            settings
-                .event_bus_name
-                .clone()
-                .map(|bus| (aws_sdk_eventbridge::Client::new(&sdk), bus)),
-            aws_sdk_ses::Client::new(&sdk),
-            aws_sdk_sns::Client::new(&sdk),
+            Outbound {
+                event_bus: settings
+                    .event_bus_name
+                    .clone()
+                    .map(|bus| (aws_sdk_eventbridge::Client::new(&sdk), bus)),
+                ses: aws_sdk_ses::Client::new(&sdk),
+                sns: aws_sdk_sns::Client::new(&sdk),
+            },
+            calendars,
         ))
     }
 }

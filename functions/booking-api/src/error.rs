@@ -181,7 +181,33 @@ impl IntoResponse for ApiError {
                     &[],
                 )
             }
-            ApiError::Service(error @ ServiceError::Store(_)) => {
+            ApiError::Service(error @ ServiceError::Unavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Not available",
+                error.to_string(),
+                &[],
+            ),
+            ApiError::Service(ServiceError::Connect(error)) => {
+                use marketplace::calendar::service::ConnectError;
+                let (slug, title) = match error {
+                    ConnectError::CredentialsRefused => {
+                        ("calendar-credentials-refused", "Credentials refused")
+                    }
+                    ConnectError::NotCalDav(_) => ("not-caldav", "Not a CalDAV server"),
+                    ConnectError::Unreachable(_) => {
+                        ("calendar-unreachable", "Calendar server unreachable")
+                    }
+                    ConnectError::AddressRefused(_) => {
+                        ("calendar-address-refused", "Calendar address not allowed")
+                    }
+                    ConnectError::NoCalendars => ("no-calendars", "No event calendars"),
+                };
+                (StatusCode::BAD_REQUEST, slug, title, error.to_string(), &[])
+            }
+            ApiError::Service(
+                error @ (ServiceError::Store(_) | ServiceError::Queue(_) | ServiceError::Secret(_)),
+            ) => {
                 tracing::error!(error = %error_chain(error), "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,

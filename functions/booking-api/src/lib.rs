@@ -9,7 +9,7 @@ mod telemetry;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use http::Method;
 use marketplace::services::Services;
 
@@ -110,6 +110,31 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             Method::GET,
             "/v1/experts/me/earnings",
             get(routes::experts::earnings),
+        ),
+        (
+            Method::POST,
+            "/v1/experts/me/calendars",
+            post(routes::calendars::connect),
+        ),
+        (
+            Method::GET,
+            "/v1/experts/me/calendars",
+            get(routes::calendars::list),
+        ),
+        (
+            Method::PATCH,
+            "/v1/experts/me/calendars/{id}",
+            patch(routes::calendars::update),
+        ),
+        (
+            Method::DELETE,
+            "/v1/experts/me/calendars/{id}",
+            delete(routes::calendars::disconnect),
+        ),
+        (
+            Method::POST,
+            "/v1/experts/me/calendars/{id}/sync",
+            post(routes::calendars::sync_now),
         ),
         (
             Method::GET,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
+use super::guard::{self, OutboundPolicy};
 use super::multistatus::{self, DavResponse, Multistatus};
 
 /// Redirects followed per request (a well-known URL, a partition host).
@@ -90,6 +91,9 @@ pub enum CalDavError {
     NotFound,
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    /// The address is not one we may call (see `guard`).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CalDavError {
@@ -106,6 +110,7 @@ impl CalDavError {
 #[derive(Clone, Debug)]
 pub struct CalDav {
     http: reqwest::Client,
+    policy: OutboundPolicy,
 }
 
 struct Answer {
@@ -116,10 +121,11 @@ struct Answer {
 }
 
 impl CalDav {
-    /// `http` must not follow redirects itself (`redirect::Policy::none()`) and should carry
-    /// short timeouts.
-    pub fn new(http: reqwest::Client) -> Self {
-        CalDav { http }
+    /// `http` comes from `guard::client` with the same policy: it resolves names through the
+    /// guard and follows no redirects itself; IP literals (which skip the resolver) and every
+    /// redirect hop are checked here.
+    pub fn new(http: reqwest::Client, policy: OutboundPolicy) -> Self {
+        CalDav { http, policy }
     }
 
     /// The account's event calendars: principal from the given URL (or its well-known
@@ -369,6 +375,9 @@ impl CalDav {
     ) -> Result<Answer, CalDavError> {
         let mut url = url.clone();
         for _ in 0..=MAX_REDIRECTS {
+            self.policy
+                .check_url(&url)
+                .map_err(|e| CalDavError::Refused(e.to_string()))?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -474,8 +483,12 @@ fn protocol(error: impl std::fmt::Display) -> CalDavError {
     CalDavError::Protocol(error.to_string())
 }
 
-/// Network errors and timeouts, with the cause but never the URL's credentials.
+/// Network errors and timeouts, with the cause but never the URL's credentials; the guard's
+/// refusals apart (no retry will change them).
 fn unreachable(error: reqwest::Error) -> CalDavError {
+    if let Some(refusal) = guard::refused_by_guard(&error) {
+        return CalDavError::Refused(refusal);
+    }
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

@@ -2,5 +2,9 @@
 //! providers they are read from and written to.
 
 pub mod caldav;
+pub mod connection;
+pub mod guard;
 pub mod ical;
 mod multistatus;
+pub mod secrets;
+pub mod service;

@@ -62,6 +62,8 @@ pub struct ExpertProfile {
     pub stripe_account: Option<String>,
     pub payouts: PayoutState,
     pub rating: Rating,
+    /// Whether an external calendar keeps the slots current; nothing more is shown of it.
+    pub calendar_connected: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -10,35 +10,16 @@ use crate::helpers::{TestApp, spawn_app};
 
 /// Everything the notifications queue holds now, as (detail-type, detail).
 async fn drain(app: &TestApp) -> Vec<(String, Value)> {
-    let sdk = marketplace::config::aws_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut received = Vec::new();
-    loop {
-        let output = sqs
-            .receive_message()
-            .queue_url(&app.notifications_queue)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("receive");
-        let messages = output.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return received;
-        }
-        for message in messages {
-            let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
-            received.push((
+    app.drain_queue(&app.notifications_queue)
+        .await
+        .into_iter()
+        .map(|envelope| {
+            (
                 envelope["detail-type"].as_str().unwrap().to_owned(),
                 envelope["detail"].clone(),
-            ));
-            sqs.delete_message()
-                .queue_url(&app.notifications_queue)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub notifications_queue: String,
     /// Its dead-letter queue.
     pub notifications_dead_letters: String,
+    /// The calendar-sync function's queue.
+    pub calendar_sync_queue: String,
     pub services: marketplace::services::Services,
     /// The services' clock: `advance` it to let holds expire.
     pub clock: Arc<OffsetClock>,
@@ -122,6 +124,7 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
         notifications_queue: server.messaging.queue_urls["NotificationsQueue"].clone(),
         notifications_dead_letters: server.messaging.queue_urls["NotificationsDeadLetterQueue"]
             .clone(),
+        calendar_sync_queue: server.messaging.queue_urls["CalendarSyncQueue"].clone(),
         services: server.services.clone(),
         clock,
         webhook_secret,
@@ -165,8 +168,18 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, user: Option<&User>, body: &Value) -> TestResponse {
+        self.send_json(Method::POST, path, user, body).await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        user: Option<&User>,
+        body: &Value,
+    ) -> TestResponse {
         self.send(
-            Method::POST,
+            method,
             path,
             user,
             Some("application/json"),
@@ -260,19 +273,40 @@ impl TestApp {
         status
     }
 
+    /// Every message waiting on `queue` now, its body as JSON, taken off the queue.
+    pub async fn drain_queue(&self, queue: &str) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&marketplace::config::aws_sdk_config().await);
+        let mut received = Vec::new();
+        loop {
+            let output = sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return received;
+            }
+            for message in messages {
+                received.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     pub async fn get(&self, path: &str, user: Option<&User>) -> TestResponse {
         self.send(Method::GET, path, user, None, Vec::new()).await
     }
 
     pub async fn put(&self, path: &str, user: Option<&User>, body: &Value) -> TestResponse {
-        self.send(
-            Method::PUT,
-            path,
-            user,
-            Some("application/json"),
-            body.to_string().into_bytes(),
-        )
-        .await
+        self.send_json(Method::PUT, path, user, body).await
     }
 }
 

@@ -6,6 +6,7 @@ mod appointments;
 mod auth;
 mod availability;
 mod booking;
+mod calendars;
 mod cancel;
 mod conversation;
 mod events;

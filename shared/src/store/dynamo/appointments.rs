@@ -862,7 +862,9 @@ fn status_value(status: AppointmentStatus) -> Result<AttributeValue, StoreError>
 
 /// The positions of the items whose conditions failed, when the transaction was cancelled for
 /// conditions (or a concurrent transaction on the same items, reported at its position too).
-fn failed_conditions<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<usize>> {
+pub(super) fn failed_conditions<R>(
+    error: &SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<usize>> {
     let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
         error.as_service_error()
     else {

@@ -54,6 +54,9 @@ struct ProfileRecord {
     payouts_enabled: bool,
     #[serde(default)]
     version: u64,
+    /// Counted by the calendar connections' own writes.
+    #[serde(default)]
+    calendar_connections: i64,
     /// How many search entries (`ENTRY#00`...) the last write left.
     #[serde(default)]
     search_entries: u32,
@@ -81,6 +84,7 @@ impl ProfileRecord {
             charges_enabled: false,
             payouts_enabled: false,
             version: 1,
+            calendar_connections: 0,
             search_entries: 0,
         }
     }
@@ -108,6 +112,7 @@ impl ProfileRecord {
                 payouts_enabled: self.payouts_enabled,
             },
             rating: Rating::from_totals(self.rating_count, self.rating_sum),
+            calendar_connected: self.calendar_connections > 0,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

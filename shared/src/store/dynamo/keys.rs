@@ -18,6 +18,8 @@
 //! | booking idempotency   | `IDEMPOTENCY#<sub>#<key>` | `BOOKING` (TTL) |
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
+//! | calendar connection   | `CALENDARS#<exp_id>` | `CONNECTION#<cal_id>` (gsi4: `CALENDAR_SYNC` / `<next sync>#<exp_id>#<cal_id>`) |
+//! | imported busy time of one calendar event | `EXPERT#<exp_id>` | `BUSY#~cal#<cal_id>#<calendar>#<event>` |
 //! | search entry          | `SEARCH#<exp_id>`  | `ENTRY#<nn>` (gsi3: `SPEC#<spec or *>` / `<currency>#<rate>#<exp_id>`) |
 //!
 //! The expert partition is the slot search's one Query: later busy items (bookings, holds,
@@ -186,4 +188,23 @@ pub fn notification(id: &str) -> String {
 /// partition, listed on gsi4 under `REMINDERS` by due time.
 pub fn reminder(kind: crate::events::EventKind) -> String {
     format!("REMINDER#{}", kind.name())
+}
+
+/// An expert's calendar connections: apart from the expert partition, which the slot search
+/// reads whole.
+pub fn calendars(expert: &ExpertId) -> String {
+    format!("CALENDARS#{expert}")
+}
+
+pub fn connection(id: &crate::ids::ConnectionId) -> String {
+    format!("CONNECTION#{id}")
+}
+
+/// gsi4: calendar connections by the time their next sync is due.
+pub const CALENDAR_SYNC: &str = "CALENDAR_SYNC";
+
+/// The prefix of every busy item a connection imported. `~` sorts after every date, so the
+/// slot search (`sk >= BUSY#<day>`) reads them whatever window it asks for.
+pub fn imported_busy_of(id: &crate::ids::ConnectionId) -> String {
+    format!("{BUSY_PREFIX}~cal#{id}#")
 }

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod appointments;
+mod calendars;
 mod conversation;
 mod events;
 mod experts;

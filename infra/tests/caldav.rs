@@ -1,61 +1,32 @@
-//! The CalDAV client against a real CalDAV server: Radicale, started by `infra/test.sh`
-//! (RADICALE_URL, RADICALE_USERS). Each test makes an account of its own.
+//! The CalDAV client of `marketplace` against a real CalDAV server: Radicale, started by
+//! `infra/test.sh`. Each test makes an account of its own.
 
-use std::io::Write;
+use std::time::Duration;
 
+use local_stack::radicale::RadicaleAccount;
 use marketplace::calendar::caldav::{CalDav, CalDavAccount, CalDavError, WriteCondition};
-use reqwest::{Method, Url};
+use marketplace::calendar::guard::{self, OutboundPolicy, SystemLookup};
+use reqwest::Url;
 
-fn radicale() -> (Url, String) {
-    let url = std::env::var("RADICALE_URL")
-        .expect("RADICALE_URL: run the tests through infra/test.sh, which starts Radicale");
-    let users = std::env::var("RADICALE_USERS").expect("RADICALE_USERS (set by infra/test.sh)");
-    (Url::parse(&url).unwrap(), users)
-}
-
+/// Radicale runs on loopback: allowed here as the development setting allows it.
 fn client() -> CalDav {
-    CalDav::new(
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(5))
-            .build()
-            .unwrap(),
-    )
+    let policy = OutboundPolicy {
+        allowed_local_hosts: vec!["127.0.0.1".into()],
+    };
+    let http = guard::client(policy.clone(), SystemLookup, Duration::from_secs(5)).unwrap();
+    CalDav::new(http, policy)
 }
 
 /// A new Radicale account with two calendars (one holding events, one only tasks).
 async fn account() -> CalDavAccount {
-    let (url, users) = radicale();
-    let username = format!("u{}", ulid::Ulid::new()).to_lowercase();
-    let password = format!("p{}", ulid::Ulid::new());
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(users)
+    let account = RadicaleAccount::create(&[("work", "VEVENT"), ("chores", "VTODO")])
+        .await
         .unwrap();
-    writeln!(file, "{username}:{password}").unwrap();
-    let account = CalDavAccount {
-        server_url: url.clone(),
-        username,
-        password,
-    };
-    for (name, component) in [("work", "VEVENT"), ("chores", "VTODO")] {
-        let body = format!(
-            r#"<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>{name}</d:displayname><c:supported-calendar-component-set><c:comp name="{component}"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>"#
-        );
-        let status = reqwest::Client::new()
-            .request(
-                Method::from_bytes(b"MKCALENDAR").unwrap(),
-                url.join(&format!("{}/{name}/", account.username)).unwrap(),
-            )
-            .basic_auth(&account.username, Some(&account.password))
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 201, "MKCALENDAR {name}");
+    CalDavAccount {
+        server_url: account.server_url,
+        username: account.username,
+        password: account.password,
     }
-    account
 }
 
 fn event(uid: &str, summary: &str) -> String {
@@ -84,11 +55,25 @@ async fn discovery_finds_the_event_calendars_and_refuses_bad_credentials() {
     // Nothing listens on port 9 (discard) of loopback.
     let nowhere = CalDavAccount {
         server_url: Url::parse("http://127.0.0.1:9/").unwrap(),
-        ..account
+        ..account.clone()
     };
     let error = client().discover(&nowhere).await.unwrap_err();
     assert!(matches!(error, CalDavError::Unreachable(_)), "{error:?}");
     assert!(error.is_transient());
+    // In production (no local hosts allowed) Radicale's own address is refused before any
+    // request, and that is no passing fault.
+    let production = CalDav::new(
+        guard::client(
+            OutboundPolicy::default(),
+            SystemLookup,
+            Duration::from_secs(5),
+        )
+        .unwrap(),
+        OutboundPolicy::default(),
+    );
+    let refused = production.discover(&account).await.unwrap_err();
+    assert!(matches!(refused, CalDavError::Refused(_)), "{refused:?}");
+    assert!(!refused.is_transient());
 }
 
 #[tokio::test]

@@ -1,0 +1,188 @@
+//! An expert's connection to an external calendar account, and what the API takes and shows
+//! of it. The secret (an app-specific password) lives only sealed, on the stored record.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ConnectionId, ExpertId};
+use crate::validation::{self, ValidationErrors};
+
+/// iCloud's CalDAV entry point: the default server.
+pub const ICLOUD_CALDAV_URL: &str = "https://caldav.icloud.com/";
+/// CalDAV has no push: connections are read at least this often.
+pub const SYNC_INTERVAL_MINUTES: i64 = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Caldav,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Ok,
+    /// Network errors, timeouts, 429 or 5xx at the last attempt: retried on schedule.
+    Degraded,
+    /// The server refused the credentials: only the expert can fix it.
+    NeedsReauth,
+}
+
+/// One calendar of a connected account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectedCalendar {
+    /// Stable within the connection: derived from the calendar's URL.
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing)]
+    pub url: String,
+    pub writable: bool,
+    /// Its events block the expert's slots.
+    pub busy_source: bool,
+    /// Bookings are written into it (one calendar across all of an expert's connections).
+    pub booking_target: bool,
+    /// RFC 6578 token of the last read; `None` before the first.
+    #[serde(skip)]
+    pub sync_token: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CalendarConnection {
+    pub id: ConnectionId,
+    #[serde(skip)]
+    pub expert_id: ExpertId,
+    pub provider: Provider,
+    /// The account's user name, as the expert typed it.
+    pub account: String,
+    pub server_url: String,
+    pub status: ConnectionStatus,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub next_sync_at: DateTime<Utc>,
+    /// What went wrong at the last attempt, for a person to read.
+    pub last_error: Option<String>,
+    pub calendars: Vec<ConnectedCalendar>,
+    pub created_at: DateTime<Utc>,
+    /// Raised by every write; writes are conditional on it.
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// `POST /v1/experts/me/calendars` as sent.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectInput {
+    pub provider: String,
+    pub server_url: Option<String>,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ConnectInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectInput")
+            .field("provider", &self.provider)
+            .field("server_url", &self.server_url)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection request that passed validation.
+pub struct CalDavRequest {
+    pub server_url: reqwest::Url,
+    pub username: String,
+    pub password: String,
+}
+
+impl ConnectInput {
+    pub fn parse(self) -> Result<CalDavRequest, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if self.provider != "caldav" {
+            errors.add("/provider", "only \"caldav\" can be connected with a password (Apple iCloud, Fastmail, Nextcloud ...)",
+            );
+        }
+        let raw_url = self.server_url.as_deref().unwrap_or(ICLOUD_CALDAV_URL);
+        let server_url = match reqwest::Url::parse(raw_url.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            _ => {
+                errors.add(
+                    "/server_url",
+                    "must be an absolute https URL, e.g. https://caldav.icloud.com/",
+                );
+                None
+            }
+        };
+        let username = validation::text(&mut errors, "/username", &self.username, true, 320);
+        if self.password.is_empty() || self.password.len() > 256 {
+            errors.add(
+                "/password",
+                "must be 1 to 256 characters (an app-specific password)",
+            );
+        }
+        match server_url {
+            Some(server_url) if errors.is_empty() => Ok(CalDavRequest {
+                server_url,
+                username,
+                password: self.password,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// `PATCH /v1/experts/me/calendars/{id}` as sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInput {
+    pub calendars: Vec<CalendarChoice>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarChoice {
+    pub id: String,
+    pub busy_source: Option<bool>,
+    pub booking_target: Option<bool>,
+}
+
+impl CalendarConnection {
+    /// Applies the expert's choices; at most one booking target among these calendars, and
+    /// only a writable one.
+    pub fn choose(&mut self, input: &UpdateInput) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let mut next = self.calendars.clone();
+        for (i, choice) in input.calendars.iter().enumerate() {
+            let Some(calendar) = next.iter_mut().find(|c| c.id == choice.id) else {
+                errors.add(
+                    format!("/calendars/{i}/id"),
+                    "no calendar of this connection has this id",
+                );
+                continue;
+            };
+            if let Some(busy) = choice.busy_source {
+                calendar.busy_source = busy;
+            }
+            if let Some(target) = choice.booking_target {
+                if target && !calendar.writable {
+                    errors.add(
+                        format!("/calendars/{i}/booking_target"),
+                        "this calendar cannot be written to",
+                    );
+                }
+                calendar.booking_target = target;
+            }
+        }
+        if next.iter().filter(|c| c.booking_target).count() > 1 {
+            errors.add("/calendars", "at most one calendar receives bookings");
+        }
+        errors.finish(())?;
+        self.calendars = next;
+        Ok(())
+    }
+
+    pub fn booking_target(&self) -> Option<&ConnectedCalendar> {
+        self.calendars.iter().find(|c| c.booking_target)
+    }
+}

@@ -1,0 +1,355 @@
+//! Connecting, choosing and removing an expert's external calendars, and queueing their syncs.
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use serde::{Deserialize, Serialize};
+
+use super::caldav::{CalDav, CalDavAccount, CalDavError, RemoteCalendar};
+use super::connection::{
+    CalendarConnection, ConnectInput, ConnectedCalendar, ConnectionStatus, Provider, UpdateInput,
+};
+use super::guard::{self, GuardError, OutboundPolicy, SystemLookup};
+use super::secrets::{SecretError, SecretSealer};
+use crate::auth::{Caller, Group};
+use crate::clock::Clock;
+use crate::config::CalendarSettings;
+use crate::error::ServiceError;
+use crate::ids::{ConnectionId, ExpertId};
+use crate::store::StoreError;
+use crate::store::dynamo::DynamoStore;
+
+/// Every call to a calendar provider ends within this, so one slow server cannot stall a
+/// request or a sync batch.
+pub const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why a connection could not be made: told to the expert as a 400 that says which.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "the calendar server refused the user name or password (for iCloud, use an app-specific password)"
+    )]
+    CredentialsRefused,
+    #[error("this is not a CalDAV server: {0}")]
+    NotCalDav(String),
+    #[error("the calendar server could not be reached: {0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    AddressRefused(String),
+    #[error("this account has no calendar that holds events")]
+    NoCalendars,
+}
+
+impl From<CalDavError> for ConnectError {
+    fn from(error: CalDavError) -> Self {
+        match error {
+            CalDavError::Unauthorized => ConnectError::CredentialsRefused,
+            CalDavError::NotCalDav(why) => ConnectError::NotCalDav(why),
+            CalDavError::NotFound => ConnectError::NotCalDav("the address was not found".into()),
+            CalDavError::Refused(why) => ConnectError::AddressRefused(why),
+            other => ConnectError::Unreachable(other.to_string()),
+        }
+    }
+}
+
+/// A sync job on the calendar-sync queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncJob {
+    pub expert_id: ExpertId,
+    pub connection_id: ConnectionId,
+}
+
+/// Where sync jobs go: the calendar-sync queue.
+#[derive(Clone, Debug)]
+pub struct SyncQueue {
+    pub client: aws_sdk_sqs::Client,
+    pub url: String,
+}
+
+impl SyncQueue {
+    pub async fn enqueue(&self, job: &SyncJob) -> Result<(), ServiceError> {
+        let body = serde_json::to_string(job)
+            .map_err(|e| StoreError::corrupt(job.connection_id.to_string(), e))?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                ServiceError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+pub struct CalendarService {
+    store: DynamoStore,
+    caldav: CalDav,
+    sealer: SecretSealer,
+    queue: SyncQueue,
+    clock: Arc<dyn Clock>,
+}
+
+impl CalendarService {
+    /// Production wiring: the guarded HTTP client (5-second limit per request), KMS, SQS.
+    pub fn from_settings(
+        store: DynamoStore,
+        sdk: &aws_config::SdkConfig,
+        settings: &CalendarSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, GuardError> {
+        let policy = OutboundPolicy {
+            allowed_local_hosts: settings.allowed_local_hosts.clone(),
+        };
+        let http = guard::client(policy.clone(), SystemLookup, PROVIDER_TIMEOUT)?;
+        Ok(CalendarService::new(
+            store,
+            CalDav::new(http, policy),
+            SecretSealer::new(aws_sdk_kms::Client::new(sdk), settings.key_id.clone()),
+            SyncQueue {
+                client: aws_sdk_sqs::Client::new(sdk),
+                url: settings.sync_queue_url.clone(),
+            },
+            clock,
+        ))
+    }
+
+    pub fn new(
+        store: DynamoStore,
+        caldav: CalDav,
+        sealer: SecretSealer,
+        queue: SyncQueue,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        CalendarService {
+            store,
+            caldav,
+            sealer,
+            queue,
+            clock,
+        }
+    }
+
+    async fn expert_of(&self, caller: &Caller) -> Result<ExpertId, ServiceError> {
+        caller.require(Group::Experts)?;
+        self.store
+            .expert_id_of(&caller.user_id)
+            .await?
+            .ok_or(ServiceError::ProfileRequired)
+    }
+
+    /// Discovers the account's calendars and stores the connection (its password sealed):
+    /// every calendar blocks time, the first writable one receives bookings unless another
+    /// connection already does. Nothing is stored when discovery fails.
+    pub async fn connect(
+        &self,
+        caller: &Caller,
+        input: ConnectInput,
+    ) -> Result<CalendarConnection, ServiceError> {
+        let expert = self.expert_of(caller).await?;
+        let request = input.parse()?;
+        let account = CalDavAccount {
+            server_url: request.server_url,
+            username: request.username,
+            password: request.password,
+        };
+        let remote = self
+            .caldav
+            .discover(&account)
+            .await
+            .map_err(ConnectError::from)?;
+        if remote.is_empty() {
+            return Err(ConnectError::NoCalendars.into());
+        }
+        let others = self.store.connections_of(expert).await?;
+        let target_taken = others.iter().any(|c| c.booking_target().is_some());
+        let now = self.clock.now();
+        let id = ConnectionId::new();
+        let connection = CalendarConnection {
+            id,
+            expert_id: expert,
+            provider: Provider::Caldav,
+            account: account.username.clone(),
+            server_url: account.server_url.to_string(),
+            status: ConnectionStatus::Ok,
+            last_synced_at: None,
+            next_sync_at: now,
+            last_error: None,
+            calendars: connected(&remote, !target_taken),
+            created_at: now,
+            version: 1,
+        };
+        let secret = self
+            .sealer
+            .seal(&account.password, &id.to_string())
+            .await
+            .map_err(secret_failed)?;
+        self.store.create_connection(&connection, secret).await?;
+        self.queue
+            .enqueue(&SyncJob {
+                expert_id: expert,
+                connection_id: id,
+            })
+            .await?;
+        Ok(connection)
+    }
+
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<CalendarConnection>, ServiceError> {
+        let expert = self.expert_of(caller).await?;
+        Ok(self.store.connections_of(expert).await?)
+    }
+
+    /// Applies the expert's calendar choices; choosing a booking target takes it away from
+    /// any other connection, in the same transaction.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: UpdateInput,
+    ) -> Result<CalendarConnection, ServiceError> {
+        let expert = self.expert_of(caller).await?;
+        let id = parse_id(id)?;
+        for _ in 0..3 {
+            let mut connections = self.store.connections_of(expert).await?;
+            let position = connections
+                .iter()
+                .position(|c| c.id == id)
+                .ok_or(ServiceError::NotFound("calendar connection"))?;
+            connections[position].choose(&input)?;
+            let takes_target = connections[position].booking_target().is_some();
+            let mut changed = vec![connections[position].clone()];
+            if takes_target {
+                for other in connections.iter_mut().filter(|c| c.id != id) {
+                    if other.booking_target().is_some() {
+                        other
+                            .calendars
+                            .iter_mut()
+                            .for_each(|c| c.booking_target = false);
+                        changed.push(other.clone());
+                    }
+                }
+            }
+            if self.store.save_calendar_choices(&changed).await? {
+                let mut saved = changed.swap_remove(0);
+                saved.version += 1;
+                return Ok(saved);
+            }
+        }
+        Err(StoreError::Contention(id.to_string()).into())
+    }
+
+    /// Removes the connection, its sealed password and the busy time it imported.
+    pub async fn disconnect(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+        let expert = self.expert_of(caller).await?;
+        let id = parse_id(id)?;
+        if self.store.delete_connection(expert, id).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound("calendar connection"))
+        }
+    }
+
+    /// The "sync now" button: one job on the queue.
+    pub async fn sync_now(&self, caller: &Caller, id: &str) -> Result<SyncJob, ServiceError> {
+        let expert = self.expert_of(caller).await?;
+        let id = parse_id(id)?;
+        self.store
+            .connection(expert, id)
+            .await?
+            .ok_or(ServiceError::NotFound("calendar connection"))?;
+        let job = SyncJob {
+            expert_id: expert,
+            connection_id: id,
+        };
+        self.queue.enqueue(&job).await?;
+        Ok(job)
+    }
+}
+
+/// Another expert's connection id and a malformed one look the same: not found.
+fn parse_id(id: &str) -> Result<ConnectionId, ServiceError> {
+    id.parse()
+        .map_err(|_| ServiceError::NotFound("calendar connection"))
+}
+
+fn secret_failed(error: SecretError) -> ServiceError {
+    ServiceError::Secret(error.to_string())
+}
+
+/// The discovered calendars with their defaults: all block time; the first writable one is
+/// the booking target when `take_target`.
+fn connected(remote: &[RemoteCalendar], take_target: bool) -> Vec<ConnectedCalendar> {
+    let target = take_target
+        .then(|| remote.iter().position(|c| c.writable))
+        .flatten();
+    remote
+        .iter()
+        .enumerate()
+        .map(|(i, calendar)| ConnectedCalendar {
+            id: calendar_id(calendar.url.as_str()),
+            name: calendar.name.clone(),
+            url: calendar.url.to_string(),
+            writable: calendar.writable,
+            busy_source: true,
+            booking_target: Some(i) == target,
+            sync_token: None,
+        })
+        .collect()
+}
+
+/// Short and stable: the first 12 hex digits of the SHA-256 of the calendar's URL.
+fn calendar_id(url: &str) -> String {
+    let hash = digest::digest(&digest::SHA256, url.as_bytes());
+    hash.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(name: &str, writable: bool) -> RemoteCalendar {
+        RemoteCalendar {
+            url: reqwest::Url::parse(&format!("https://dav.example.com/u/{name}/")).unwrap(),
+            name: name.into(),
+            writable,
+        }
+    }
+
+    #[test]
+    fn every_calendar_blocks_and_the_first_writable_one_takes_bookings() {
+        let calendars = connected(
+            &[
+                remote("holidays", false),
+                remote("work", true),
+                remote("home", true),
+            ],
+            true,
+        );
+        assert!(calendars.iter().all(|c| c.busy_source));
+        let targets: Vec<&str> = calendars
+            .iter()
+            .filter(|c| c.booking_target)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(targets, ["work"]);
+        // Another connection already takes bookings: none here.
+        assert!(
+            connected(&[remote("work", true)], false)
+                .iter()
+                .all(|c| !c.booking_target)
+        );
+        // Ids are stable and distinct.
+        assert_eq!(
+            calendars[1].id,
+            connected(&[remote("work", true)], true)[0].id
+        );
+        assert_ne!(calendars[1].id, calendars[2].id);
+        assert_eq!(calendars[1].id.len(), 12);
+    }
+}
