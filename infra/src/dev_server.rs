@@ -177,7 +177,8 @@ impl DevServer {
         if let Some(every) = options.sweep_every {
             let services = services.clone();
             let sqs = aws_sdk_sqs::Client::new(sdk);
-            let queue = messaging.queue_urls.get("NotificationsQueue").cloned();
+            let notifications = messaging.queue_urls.get("NotificationsQueue").cloned();
+            let syncs = messaging.queue_urls.get("CalendarSyncQueue").cloned();
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(every);
                 loop {
@@ -185,18 +186,18 @@ impl DevServer {
                     if let Err(error) = reminders::run(&services).await {
                         tracing::error!(error = %error, "scheduled sweep failed");
                     }
-                    // The notifier's SQS trigger: drain what the relay just published.
-                    if let Some(queue) = &queue {
-                        loop {
-                            match crate::queue_pump::notifications(&sqs, queue, &services).await {
-                                Ok((0, 0)) => break,
-                                Ok(_) => {}
-                                Err(error) => {
-                                    tracing::error!(error = %error, "notifier run failed");
-                                    break;
-                                }
-                            }
-                        }
+                    // The SQS triggers: drain what the sweep and the relay just queued.
+                    if let Some(queue) = &notifications {
+                        drain("notifier", || {
+                            crate::queue_pump::notifications(&sqs, queue, &services)
+                        })
+                        .await;
+                    }
+                    if let (Some(queue), Some(calendars)) = (&syncs, &services.calendars) {
+                        drain("calendar sync", || {
+                            crate::queue_pump::calendar_syncs(&sqs, queue, calendars)
+                        })
+                        .await;
                     }
                 }
             });
@@ -251,4 +252,23 @@ fn gateway(
         functions,
         options.jwt_secret.clone(),
     ))
+}
+
+/// Runs `batch` until the queue it reads is empty (failed messages stay hidden until their
+/// visibility timeout, as with Lambda's trigger).
+async fn drain<F, B>(what: &str, mut batch: B)
+where
+    B: FnMut() -> F,
+    F: Future<Output = Result<(usize, usize), BoxError>>,
+{
+    loop {
+        match batch().await {
+            Ok((0, 0)) => return,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(error = %error, "{what} run failed");
+                return;
+            }
+        }
+    }
 }

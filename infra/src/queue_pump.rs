@@ -1,7 +1,8 @@
 //! The dev server's stand-in for Lambda's SQS event source: receives a batch, hands it to the
 //! function as an `SqsEvent`, deletes what the function did not report as failed.
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use marketplace::calendar::service::CalendarService;
 use marketplace::services::Services;
 
 use crate::bootstrap::BoxError;
@@ -11,6 +12,27 @@ pub async fn notifications(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     services: &Services,
+) -> Result<(usize, usize), BoxError> {
+    pump(sqs, queue_url, |event| notifier::handle(services, event)).await
+}
+
+/// One batch of the calendar-sync queue through the calendar-sync function.
+pub async fn calendar_syncs(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    calendars: &CalendarService,
+) -> Result<(usize, usize), BoxError> {
+    pump(sqs, queue_url, |event| {
+        calendar_sync::handle(calendars, event)
+    })
+    .await
+}
+
+/// One batch of `queue_url` through `function`; returns (handled, failed).
+async fn pump<F: Future<Output = SqsBatchResponse>>(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    function: impl FnOnce(SqsEvent) -> F,
 ) -> Result<(usize, usize), BoxError> {
     let received = sqs
         .receive_message()
@@ -22,7 +44,7 @@ pub async fn notifications(
     if messages.is_empty() {
         return Ok((0, 0));
     }
-    let response = notifier::handle(services, sqs_event(&messages)).await;
+    let response = function(sqs_event(&messages)).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()

@@ -28,8 +28,13 @@ impl RadicaleAccount {
             username: format!("u{}", ulid::Ulid::new()).to_lowercase(),
             password: format!("p{}", ulid::Ulid::new()),
         };
-        let mut file = std::fs::OpenOptions::new().append(true).open(users)?;
-        writeln!(file, "{}:{}", account.username, account.password)?;
+        // One write of the whole line: tests add accounts at the same time, and an appended
+        // write is atomic only as a single call.
+        let line = format!("{}:{}\n", account.username, account.password);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(users)?
+            .write_all(line.as_bytes())?;
         for (name, component) in calendars {
             let body = format!(
                 r#"<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>{name}</d:displayname><c:supported-calendar-component-set><c:comp name="{component}"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>"#
@@ -45,6 +50,26 @@ impl RadicaleAccount {
             }
         }
         Ok(account)
+    }
+
+    /// Changes the account's password behind our back, as an Apple ID password change revokes
+    /// app-specific passwords. The line is rewritten in place, same length, so that accounts
+    /// other tests append meanwhile are untouched.
+    pub fn change_password(&mut self) -> Result<(), BoxError> {
+        use std::os::unix::fs::FileExt;
+        let users = std::env::var("RADICALE_USERS").map_err(|_| "RADICALE_USERS is not set")?;
+        let line = format!("{}:{}\n", self.username, self.password);
+        let text = std::fs::read_to_string(&users)?;
+        let at = text
+            .find(&line)
+            .ok_or("the account is not in the htpasswd file")?;
+        let password = format!("p{}", ulid::Ulid::new());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&users)?
+            .write_at(password.as_bytes(), (at + self.username.len() + 1) as u64)?;
+        self.password = password;
+        Ok(())
     }
 
     /// The URL of `path` under the account's home (`/<user>/<path>`).

@@ -44,6 +44,9 @@ pub struct ConnectedCalendar {
     /// RFC 6578 token of the last read; `None` before the first.
     #[serde(skip)]
     pub sync_token: Option<String>,
+    /// When every event was last read and expanded again (the horizon slides daily).
+    #[serde(skip)]
+    pub full_read_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -8,3 +8,4 @@ pub mod ical;
 mod multistatus;
 pub mod secrets;
 pub mod service;
+pub mod sync;

@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::caldav::{CalDav, CalDavAccount, CalDavError, RemoteCalendar};
 use super::connection::{
-    CalendarConnection, ConnectInput, ConnectedCalendar, ConnectionStatus, Provider, UpdateInput,
+    CalendarConnection, ConnectInput, ConnectedCalendar, ConnectionStatus, Provider,
+    SYNC_INTERVAL_MINUTES, UpdateInput,
 };
 use super::guard::{self, GuardError, OutboundPolicy, SystemLookup};
 use super::secrets::{SecretError, SecretSealer};
+use super::sync::{CalendarSync, SyncOutcome};
 use crate::auth::{Caller, Group};
 use crate::clock::Clock;
 use crate::config::CalendarSettings;
@@ -68,19 +71,44 @@ pub struct SyncQueue {
 }
 
 impl SyncQueue {
-    pub async fn enqueue(&self, job: &SyncJob) -> Result<(), ServiceError> {
-        let body = serde_json::to_string(job)
-            .map_err(|e| StoreError::corrupt(job.connection_id.to_string(), e))?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                ServiceError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-            })?;
+    /// Sends the jobs ten to a request (SendMessageBatch's limit).
+    pub async fn enqueue_all(&self, jobs: &[SyncJob]) -> Result<(), ServiceError> {
+        for chunk in jobs.chunks(10) {
+            let mut entries = Vec::new();
+            for (i, job) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(job)
+                    .map_err(|e| StoreError::corrupt(job.connection_id.to_string(), e))?;
+                entries.push(
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| ServiceError::Queue(e.to_string()))?,
+                );
+            }
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    ServiceError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+                })?;
+            if !output.failed.is_empty() {
+                return Err(ServiceError::Queue(format!(
+                    "{} of {} jobs refused",
+                    output.failed.len(),
+                    chunk.len()
+                )));
+            }
+        }
         Ok(())
+    }
+
+    pub async fn enqueue(&self, job: &SyncJob) -> Result<(), ServiceError> {
+        self.enqueue_all(std::slice::from_ref(job)).await
     }
 }
 
@@ -91,6 +119,7 @@ pub struct CalendarService {
     sealer: SecretSealer,
     queue: SyncQueue,
     clock: Arc<dyn Clock>,
+    sync: CalendarSync,
 }
 
 impl CalendarService {
@@ -124,13 +153,38 @@ impl CalendarService {
         queue: SyncQueue,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let sync = CalendarSync::new(store.clone(), caldav.clone(), sealer.clone(), clock.clone());
         CalendarService {
             store,
             caldav,
             sealer,
             queue,
             clock,
+            sync,
         }
+    }
+
+    /// Queues a sync of every connection that is due (the schedule's work); answers how many.
+    pub async fn enqueue_due(&self) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let due = self
+            .store
+            .claim_due_connections(now, now + Duration::minutes(SYNC_INTERVAL_MINUTES))
+            .await?;
+        let jobs: Vec<SyncJob> = due
+            .into_iter()
+            .map(|(expert_id, connection_id)| SyncJob {
+                expert_id,
+                connection_id,
+            })
+            .collect();
+        self.queue.enqueue_all(&jobs).await?;
+        Ok(jobs.len())
+    }
+
+    /// Runs one sync job (the calendar-sync function's work).
+    pub async fn run_sync(&self, job: &SyncJob) -> Result<SyncOutcome, ServiceError> {
+        self.sync.run(job).await
     }
 
     async fn expert_of(&self, caller: &Caller) -> Result<ExpertId, ServiceError> {
@@ -296,6 +350,7 @@ fn connected(remote: &[RemoteCalendar], take_target: bool) -> Vec<ConnectedCalen
             busy_source: true,
             booking_target: Some(i) == target,
             sync_token: None,
+            full_read_at: None,
         })
         .collect()
 }

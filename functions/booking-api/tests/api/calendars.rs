@@ -1,10 +1,18 @@
 //! Calendar connections through the API, against Radicale (CalDAV) and moto (KMS, SQS).
 
+use chrono::{DateTime, Duration, Utc};
 use http::{Method, StatusCode};
 use local_stack::radicale::RadicaleAccount;
+use marketplace::calendar::connection::{CalendarConnection, ConnectionStatus, Provider};
+use marketplace::calendar::secrets::SealedSecret;
+use marketplace::calendar::service::SyncJob;
+use marketplace::calendar::sync::SyncOutcome;
+use marketplace::clock::Clock;
+use marketplace::ids::{ConnectionId, ExpertId};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, User, profile_body, spawn_app};
+use crate::booking::{book, bookable_expert, booking, monday_at, three_days_before};
+use crate::helpers::{RequestCounter, TestApp, User, profile_body, spawn_app, spawn_app_counting};
 
 const CALENDARS: &str = "/v1/experts/me/calendars";
 
@@ -279,4 +287,238 @@ async fn one_booking_target_across_connections_and_strangers_see_nothing() {
         false
     );
     assert!(!raw_table(&app).await.contains("S(\"calendar_connection\")"));
+}
+
+/// The starts of the free hours of Monday 09:00-17:00 (London).
+async fn free_hours(app: &TestApp, expert: &str) -> Vec<DateTime<Utc>> {
+    let format = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let slots = app
+        .get(
+            &format!(
+                "/v1/experts/{expert}/slots?from={}&to={}&duration=60&step=60",
+                format(monday_at(9, 0)),
+                format(monday_at(17, 0))
+            ),
+            None,
+        )
+        .await;
+    slots.ok(StatusCode::OK)["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// An event from `start` for an hour, as another CalDAV client writes it.
+fn event(uid: &str, start: DateTime<Utc>) -> String {
+    let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//another client//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{}\r\nDTEND:{}\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp(start),
+        stamp(start + Duration::hours(1))
+    )
+}
+
+async fn put_event(account: &RadicaleAccount, name: &str, body: String) {
+    let status = account
+        .request(Method::PUT, &format!("work/{name}.ics"))
+        .unwrap()
+        .header("content-type", "text/calendar")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "PUT {name}: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_the_calendar_block_move_and_free_slots_after_one_sync_each() {
+    let counter = RequestCounter::default();
+    let app = spawn_app_counting(counter.clone()).await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    three_days_before(&app);
+    let ada = app.expert("ada");
+    let account = RadicaleAccount::create(&[("work", "VEVENT")])
+        .await
+        .unwrap();
+    let connection = app
+        .post(CALENDARS, Some(&ada), &connect_body(&account))
+        .await
+        .ok(StatusCode::CREATED)
+        .clone();
+    let job = SyncJob {
+        expert_id: expert.parse().unwrap(),
+        connection_id: connection["id"].as_str().unwrap().parse().unwrap(),
+    };
+    let calendars = app.services.calendars.as_ref().unwrap();
+    let sync = || calendars.run_sync(&job);
+    assert!(matches!(sync().await.unwrap(), SyncOutcome::Synced(_)));
+    let (ten, eleven, one) = (monday_at(10, 0), monday_at(11, 0), monday_at(13, 0));
+    let all = free_hours(&app, &expert).await;
+    assert!(all.contains(&ten) && all.contains(&one), "{all:?}");
+
+    // Written by another client: blocks after one sync; a booking over it is refused.
+    put_event(&account, "dentist", event("dentist-1", ten)).await;
+    let SyncOutcome::Synced(report) = sync().await.unwrap() else {
+        panic!("not synced")
+    };
+    assert_eq!((report.fetched, report.stored, report.freed), (1, 1, 0));
+    let hours = free_hours(&app, &expert).await;
+    assert!(
+        !hours.contains(&ten) && hours.contains(&eleven),
+        "{hours:?}"
+    );
+    book(
+        &app,
+        &app.client("bob"),
+        Some("k"),
+        &booking(&expert, ten, 60),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "slot-unavailable");
+
+    // Nothing changed: one REPORT to Radicale, DynamoDB only read (the connection, the
+    // expert partition), nothing written.
+    counter.take();
+    let SyncOutcome::Synced(report) = sync().await.unwrap() else {
+        panic!("not synced")
+    };
+    assert_eq!(report.fetched, 0);
+    assert_eq!(counter.take(), 2, "GetItem + Query, no write");
+
+    // Moved: the block moves. Deleted: the slot is free again.
+    put_event(&account, "dentist", event("dentist-1", one)).await;
+    sync().await.unwrap();
+    let hours = free_hours(&app, &expert).await;
+    assert!(hours.contains(&ten) && !hours.contains(&one), "{hours:?}");
+    let status = account
+        .request(Method::DELETE, "work/dentist.ics")
+        .unwrap()
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success());
+    let SyncOutcome::Synced(report) = sync().await.unwrap() else {
+        panic!("not synced")
+    };
+    assert_eq!(report.freed, 1);
+    assert_eq!(free_hours(&app, &expert).await, all);
+
+    // A second event blocks; then the account's password is changed under us (the Apple ID
+    // case): `needs_reauth`, told why, and the imported time is kept, not freed.
+    put_event(&account, "standup", event("standup-1", eleven)).await;
+    sync().await.unwrap();
+    assert!(!free_hours(&app, &expert).await.contains(&eleven));
+    let listed = app.get(CALENDARS, Some(&ada)).await;
+    let status = &listed.ok(StatusCode::OK)["connections"][0];
+    assert_eq!(status["status"], "ok");
+    assert!(status["last_synced_at"].is_string());
+    let mut account = account;
+    account.change_password().unwrap();
+    assert_eq!(sync().await.unwrap(), SyncOutcome::NeedsReauth);
+    let listed = app.get(CALENDARS, Some(&ada)).await;
+    let status = &listed.ok(StatusCode::OK)["connections"][0];
+    assert_eq!(status["status"], "needs_reauth");
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("app-specific password"),
+        "{status}"
+    );
+    assert!(!free_hours(&app, &expert).await.contains(&eleven), "kept");
+
+    // Disconnect: the imported time goes with it, at once.
+    let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+    let gone = app
+        .send(Method::DELETE, &path, Some(&ada), None, Vec::new())
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(free_hours(&app, &expert).await, all);
+    // A job for the deleted connection does nothing.
+    assert_eq!(sync().await.unwrap(), SyncOutcome::Gone);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_at_once_queue_each_of_200_due_connections_exactly_once() {
+    let app = spawn_app().await;
+    let (ada, _) = expert_with_account(&app, "ada").await;
+    let own = app.get("/v1/experts/me", Some(&ada)).await;
+    let expert: ExpertId = own.body["id"].as_str().unwrap().parse().unwrap();
+    let now = app.clock.now();
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let connection = CalendarConnection {
+            id: ConnectionId::new(),
+            expert_id: expert,
+            provider: Provider::Caldav,
+            account: "ada@example.com".into(),
+            server_url: "https://caldav.example.com/".into(),
+            status: ConnectionStatus::Ok,
+            last_synced_at: None,
+            next_sync_at: now - Duration::minutes(1),
+            last_error: None,
+            calendars: Vec::new(),
+            created_at: now,
+            version: 1,
+        };
+        let secret = SealedSecret {
+            wrapped_key: "a2V5".into(),
+            nonce: "bm9uY2U=".into(),
+            ciphertext: "c2VjcmV0".into(),
+        };
+        app.store
+            .create_connection(&connection, secret)
+            .await
+            .unwrap();
+        ids.insert(connection.id.to_string());
+    }
+    let calendars = app.services.calendars.as_ref().unwrap();
+    let (a, b) = tokio::join!(calendars.enqueue_due(), calendars.enqueue_due());
+    assert_eq!(a.unwrap() + b.unwrap(), 200);
+    let queued: std::collections::BTreeSet<String> = sync_jobs(&app)
+        .await
+        .iter()
+        .map(|job| job["connection_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(queued, ids, "each once");
+    // Not due again until the interval has passed.
+    assert_eq!(calendars.enqueue_due().await.unwrap(), 0);
+    app.clock.advance(Duration::minutes(6));
+    assert_eq!(calendars.enqueue_due().await.unwrap(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_function_retries_what_it_could_not_do_and_drops_nothing() {
+    let app = spawn_app().await;
+    let calendars = app.services.calendars.as_ref().unwrap();
+    let record = |id: &str, body: &str| {
+        let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
+        record.message_id = Some(id.into());
+        record.body = Some(body.into());
+        record
+    };
+    let gone = json!({"expert_id": ExpertId::new().to_string(),
+                      "connection_id": ConnectionId::new().to_string()});
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = vec![
+        record("unreadable", "{not json"),
+        record(
+            "unknown-field",
+            r#"{"expert_id": "x", "connection_id": "y", "extra": 1}"#,
+        ),
+        record("deleted-connection", &gone.to_string()),
+    ];
+    let response = calendar_sync::handle(calendars, event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    // Unreadable jobs come back (and reach the dead-letter queue); a job for a connection
+    // that no longer exists is done.
+    assert_eq!(failed, ["unreadable", "unknown-field"]);
 }

@@ -706,7 +706,7 @@ impl DynamoStore {
     }
 
     /// Items of gsi4 partition `kind` due before `now`, oldest first, at most `limit`.
-    async fn due_items(
+    pub(super) async fn due_items(
         &self,
         kind: &str,
         now: DateTime<Utc>,

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{DynamoStore, keys, string};
+use crate::availability::Interval;
 use crate::calendar::connection::{
     CalendarConnection, ConnectedCalendar, ConnectionStatus, Provider,
 };
@@ -58,6 +59,8 @@ struct CalendarRecord {
     booking_target: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sync_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    full_read_at: Option<DateTime<Utc>>,
 }
 
 impl ConnectionRecord {
@@ -124,6 +127,7 @@ impl CalendarRecord {
             busy_source: calendar.busy_source,
             booking_target: calendar.booking_target,
             sync_token: calendar.sync_token.clone(),
+            full_read_at: calendar.full_read_at,
         }
     }
 
@@ -136,6 +140,7 @@ impl CalendarRecord {
             busy_source: self.busy_source,
             booking_target: self.booking_target,
             sync_token: self.sync_token,
+            full_read_at: self.full_read_at,
         }
     }
 }
@@ -157,6 +162,38 @@ fn parse(key: &str, item: Item) -> Result<(CalendarConnection, SealedSecret), St
         .map(ConnectionRecord::into_parts)
         .map_err(|e| StoreError::corrupt(key, e))
 }
+
+/// One calendar event's busy time, as stored in the expert partition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportedEvent {
+    pub calendar_id: String,
+    pub href: String,
+    pub etag: String,
+    pub intervals: Vec<Interval>,
+}
+
+/// What a sync writes, all under the connection's version: busy items put and deleted, and the
+/// connection's new state (tokens, status).
+#[derive(Debug, Default)]
+pub struct SyncWrite {
+    pub put: Vec<ImportedEvent>,
+    /// (calendar id, href) of events gone.
+    pub deleted: Vec<(String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ImportedRecord {
+    pk: String,
+    sk: String,
+    entity: String,
+    calendar_id: String,
+    href: String,
+    etag: String,
+    intervals: Vec<Interval>,
+}
+
+/// Transactions take at most 100 items; one is the connection's own update.
+const PER_TRANSACTION: usize = 99;
 
 impl DynamoStore {
     /// Stores a new connection and counts it on the expert's profile, all or nothing.
@@ -208,23 +245,43 @@ impl DynamoStore {
         expert: ExpertId,
     ) -> Result<Vec<CalendarConnection>, StoreError> {
         let pk = keys::calendars(&expert);
-        let mut pages = self
+        let mut connections = self
+            .partition_items(&pk, None, None)
+            .await?
+            .into_iter()
+            .map(|item| parse(&pk, item).map(|(connection, _)| connection))
+            .collect::<Result<Vec<_>, _>>()?;
+        connections.sort_by_key(|c| c.created_at);
+        Ok(connections)
+    }
+
+    /// Every item of partition `pk` (whose sort key starts with `prefix`), all pages, read
+    /// consistently; only the `projection` attributes when given.
+    async fn partition_items(
+        &self,
+        pk: &str,
+        prefix: Option<&str>,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut request = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", string(&pk))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut connections = Vec::new();
+            .expression_attribute_values(":pk", string(pk))
+            .set_projection_expression(projection.map(str::to_owned))
+            .consistent_read(true);
+        request = match prefix {
+            Some(prefix) => request
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", string(prefix)),
+            None => request.key_condition_expression("pk = :pk"),
+        };
+        let mut pages = request.into_paginator().items().send();
+        let mut items = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| StoreError::request("Query", e))?;
-            connections.push(parse(&pk, item)?.0);
+            items.push(item.map_err(|e| StoreError::request("Query", e))?);
         }
-        connections.sort_by_key(|c| c.created_at);
-        Ok(connections)
+        Ok(items)
     }
 
     /// A connection with its sealed secret.
@@ -326,22 +383,13 @@ impl DynamoStore {
         expert: ExpertId,
         id: ConnectionId,
     ) -> Result<(), StoreError> {
-        let pk = keys::expert(&expert);
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", string(&pk))
-            .expression_attribute_values(":prefix", string(keys::imported_busy_of(&id)))
-            .projection_expression("pk, sk")
-            .into_paginator()
-            .items()
-            .send();
-        let mut doomed = Vec::new();
-        while let Some(item) = pages.next().await {
-            doomed.push(item.map_err(|e| StoreError::request("Query", e))?);
-        }
+        let doomed = self
+            .partition_items(
+                &keys::expert(&expert),
+                Some(&keys::imported_busy_of(&id)),
+                Some("pk, sk"),
+            )
+            .await?;
         for chunk in doomed.chunks(BATCH) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -369,5 +417,227 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// The events a connection imported from one calendar: href -> ETag.
+    pub async fn imported_events(
+        &self,
+        expert: ExpertId,
+        id: ConnectionId,
+        calendar_id: &str,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let prefix = format!("{}{calendar_id}#", keys::imported_busy_of(&id));
+        let mut events = HashMap::new();
+        for item in self
+            .partition_items(&keys::expert(&expert), Some(&prefix), Some("href, etag"))
+            .await?
+        {
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            events.insert(text("href"), text("etag"));
+        }
+        Ok(events)
+    }
+
+    /// Applies a sync's changes and the connection's new state (`connection`, read at
+    /// `connection.version`) in transactions of at most 100 items, each conditional on the
+    /// version the previous one left: a second sync of the same connection running at the same
+    /// time fails its first condition and writes nothing. `Ok(false)`: another sync won.
+    pub async fn apply_sync(
+        &self,
+        connection: &CalendarConnection,
+        write: SyncWrite,
+    ) -> Result<bool, StoreError> {
+        let expert = connection.expert_id;
+        let mut items: Vec<TransactWriteItem> = Vec::new();
+        for event in write.put {
+            let record = ImportedRecord {
+                pk: keys::expert(&expert),
+                sk: keys::imported_event(&connection.id, &event.calendar_id, &event.href),
+                entity: "imported_busy".into(),
+                calendar_id: event.calendar_id,
+                href: event.href,
+                etag: event.etag,
+                intervals: event.intervals,
+            };
+            let item =
+                serde_dynamo::to_item(&record).map_err(|e| StoreError::corrupt(&record.sk, e))?;
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        for (calendar_id, href) in write.deleted {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key(keys::PK, string(keys::expert(&expert)))
+                .key(
+                    keys::SK,
+                    string(keys::imported_event(&connection.id, &calendar_id, &href)),
+                )
+                .build()
+                .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        let mut version = connection.version;
+        let mut chunks: Vec<Vec<TransactWriteItem>> = Vec::new();
+        while !items.is_empty() {
+            let rest = items.split_off(items.len().min(PER_TRANSACTION));
+            chunks.push(std::mem::replace(&mut items, rest));
+        }
+        if chunks.is_empty() {
+            chunks.push(Vec::new());
+        }
+        let last = chunks.len() - 1;
+        for (i, mut chunk) in chunks.into_iter().enumerate() {
+            // The last transaction carries the connection's new state; the ones before only
+            // move its version on.
+            let state = (i == last).then_some(connection);
+            chunk.push(self.connection_step(connection, version, state)?);
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(chunk))
+                .send()
+                .await
+            {
+                Ok(_) => version += 1,
+                Err(error) if super::appointments::failed_conditions(&error).is_some() => {
+                    return Ok(false);
+                }
+                Err(error) => return Err(StoreError::request("TransactWriteItems", error)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Moves the connection from `version` to the next, writing its state when given.
+    fn connection_step(
+        &self,
+        connection: &CalendarConnection,
+        version: u64,
+        state: Option<&CalendarConnection>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let key = keys::connection(&connection.id);
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::calendars(&connection.expert_id)))
+            .key(keys::SK, string(&key))
+            .condition_expression("version = :version")
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()));
+        let mut expression = "SET version = :next".to_owned();
+        if let Some(state) = state {
+            let calendars: Vec<CalendarRecord> =
+                state.calendars.iter().map(CalendarRecord::new).collect();
+            let (_, due) = due_keys(state);
+            expression.push_str(
+                ", calendars = :calendars, #status = :status, last_synced_at = :synced, \
+                 next_sync_at = :next_sync, gsi4sk = :due",
+            );
+            update = update
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(
+                    ":calendars",
+                    serde_dynamo::to_attribute_value(calendars)
+                        .map_err(|e| StoreError::corrupt(&key, e))?,
+                )
+                .expression_attribute_values(
+                    ":status",
+                    serde_dynamo::to_attribute_value(state.status)
+                        .map_err(|e| StoreError::corrupt(&key, e))?,
+                )
+                .expression_attribute_values(
+                    ":synced",
+                    serde_dynamo::to_attribute_value(state.last_synced_at)
+                        .map_err(|e| StoreError::corrupt(&key, e))?,
+                )
+                .expression_attribute_values(
+                    ":next_sync",
+                    serde_dynamo::to_attribute_value(state.next_sync_at)
+                        .map_err(|e| StoreError::corrupt(&key, e))?,
+                )
+                .expression_attribute_values(":due", string(due));
+            match &state.last_error {
+                Some(error) => {
+                    expression.push_str(", last_error = :error");
+                    update = update.expression_attribute_values(":error", string(error));
+                }
+                None => expression.push_str(" REMOVE last_error"),
+            }
+        }
+        let update = update
+            .update_expression(expression)
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Connections whose sync is due by `now`, each claimed for this run by moving its due time
+    /// to `next` under a condition on the due time it was listed with: two schedulers running
+    /// at once enqueue each connection once.
+    pub async fn claim_due_connections(
+        &self,
+        now: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> Result<Vec<(ExpertId, ConnectionId)>, StoreError> {
+        let mut claimed = Vec::new();
+        loop {
+            let page = self.due_items(keys::CALENDAR_SYNC, now, 100).await?;
+            let listed = page.len();
+            let mut won = 0;
+            for item in page {
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let (pk, sk, due) = (text(keys::PK), text(keys::SK), text(keys::GSI_DUE_SK));
+                // `<due>#<expert>#<connection>`
+                let mut parts = due.splitn(3, '#').skip(1);
+                let (Some(expert), Some(connection)) = (
+                    parts.next().and_then(|e| e.parse().ok()),
+                    parts.next().and_then(|c| c.parse().ok()),
+                ) else {
+                    return Err(StoreError::corrupt(pk, format!("due key {due}")));
+                };
+                let moved = format!(
+                    "{}#{expert}#{connection}",
+                    next.format("%Y-%m-%dT%H:%M:%SZ")
+                );
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(keys::PK, string(&pk))
+                    .key(keys::SK, string(&sk))
+                    .update_expression("SET gsi4sk = :moved, next_sync_at = :next")
+                    .condition_expression("gsi4sk = :due")
+                    .expression_attribute_values(":moved", string(moved))
+                    .expression_attribute_values(
+                        ":next",
+                        serde_dynamo::to_attribute_value(next)
+                            .map_err(|e| StoreError::corrupt(&pk, e))?,
+                    )
+                    .expression_attribute_values(":due", string(&due))
+                    .send()
+                    .await;
+                if super::conditional(result)? {
+                    claimed.push((expert, connection));
+                    won += 1;
+                }
+            }
+            // The index lags its table: a page of nothing new means the rest is claimed.
+            if listed < 100 || won == 0 {
+                return Ok(claimed);
+            }
+        }
     }
 }

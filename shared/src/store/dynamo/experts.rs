@@ -633,8 +633,11 @@ impl DynamoStore {
 /// whatever TTL has or has not deleted yet.
 #[derive(Deserialize)]
 struct BusyRecord {
-    busy_start: DateTime<Utc>,
-    busy_end: DateTime<Utc>,
+    busy_start: Option<DateTime<Utc>>,
+    busy_end: Option<DateTime<Utc>>,
+    /// An imported calendar event: every instance of it in the horizon.
+    #[serde(default)]
+    intervals: Vec<Interval>,
     expires_at: Option<i64>,
 }
 
@@ -699,10 +702,10 @@ impl DynamoStore {
                     let record: BusyRecord = serde_dynamo::from_item(item)
                         .map_err(|e| StoreError::corrupt(format!("{pk} {busy_key}"), e))?;
                     if record.expires_at.is_none_or(|at| at > now.timestamp()) {
-                        external_busy.push(Interval {
-                            start: record.busy_start,
-                            end: record.busy_end,
-                        });
+                        if let (Some(start), Some(end)) = (record.busy_start, record.busy_end) {
+                            external_busy.push(Interval { start, end });
+                        }
+                        external_busy.extend(record.intervals);
                     }
                 }
                 _ => {}

@@ -208,3 +208,14 @@ pub const CALENDAR_SYNC: &str = "CALENDAR_SYNC";
 pub fn imported_busy_of(id: &crate::ids::ConnectionId) -> String {
     format!("{BUSY_PREFIX}~cal#{id}#")
 }
+
+/// One imported calendar event: the calendar's id and a digest of the event's href (hrefs can
+/// be long and hold any character).
+pub fn imported_event(id: &crate::ids::ConnectionId, calendar_id: &str, href: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, href.as_bytes());
+    let hex: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{}{calendar_id}#{hex}", imported_busy_of(id))
+}

@@ -1,0 +1,326 @@
+//! One sync job: a connection's busy-source calendars read since their last token, their
+//! events turned into busy time over the expert's horizon, and the changes stored in the
+//! expert partition, where the slot search and the booking check read them.
+//!
+//! Rules: only a confirmed removal (a 404 member, an event now free, a member missing from a
+//! full listing) frees time; an error never blanks imported time, it marks the connection
+//! `degraded` (or `needs_reauth`). A sync that finds nothing changed writes nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::Url;
+
+use super::caldav::{CalDav, CalDavAccount, CalDavError};
+use super::connection::{ConnectedCalendar, ConnectionStatus, SYNC_INTERVAL_MINUTES};
+use super::ical::{self, BusyRules};
+use super::secrets::SecretSealer;
+use super::service::SyncJob;
+use crate::availability::Interval;
+use crate::clock::Clock;
+use crate::error::ServiceError;
+use crate::ids::{ConnectionId, ExpertId};
+use crate::store::dynamo::{DynamoStore, ImportedEvent, SyncWrite};
+
+/// Busy time is imported this far ahead when the expert set no horizon.
+const DEFAULT_HORIZON_DAYS: i64 = 60;
+/// Every event is read and expanded again this often, so recurrences reach the days the
+/// sliding horizon newly opens.
+const FULL_READ_EVERY_HOURS: i64 = 24;
+/// Members per calendar-multiget.
+const FETCH_CHUNK: usize = 50;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub calendars: usize,
+    /// Events read (multiget) and stored or freed.
+    pub fetched: usize,
+    pub stored: usize,
+    pub freed: usize,
+    /// Objects that could not be read (malformed, too large, too many instances): kept as
+    /// they were, with a warning.
+    pub skipped: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Synced(SyncReport),
+    /// The connection is gone (disconnected): nothing to do.
+    Gone,
+    /// Another sync of the same connection wrote first; this one wrote nothing.
+    Superseded,
+    NeedsReauth,
+    /// Network error, timeout, 429 or 5xx: imported time kept, tried again on schedule.
+    Degraded(String),
+}
+
+#[derive(Clone)]
+pub struct CalendarSync {
+    store: DynamoStore,
+    caldav: CalDav,
+    sealer: SecretSealer,
+    clock: Arc<dyn Clock>,
+}
+
+/// What reading one calendar produced.
+enum Failure {
+    Refused,
+    Transient(String),
+}
+
+impl From<CalDavError> for Failure {
+    fn from(error: CalDavError) -> Self {
+        match error {
+            CalDavError::Unauthorized => Failure::Refused,
+            other => Failure::Transient(other.to_string()),
+        }
+    }
+}
+
+impl CalendarSync {
+    pub fn new(
+        store: DynamoStore,
+        caldav: CalDav,
+        sealer: SecretSealer,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        CalendarSync {
+            store,
+            caldav,
+            sealer,
+            clock,
+        }
+    }
+
+    pub async fn run(&self, job: &SyncJob) -> Result<SyncOutcome, ServiceError> {
+        let Some((mut connection, sealed)) = self
+            .store
+            .connection(job.expert_id, job.connection_id)
+            .await?
+        else {
+            return Ok(SyncOutcome::Gone);
+        };
+        let password = self
+            .sealer
+            .open(&sealed, &connection.id.to_string())
+            .await
+            .map_err(|e| ServiceError::Secret(e.to_string()))?;
+        let now = self.clock.now();
+        let Some(schedule) = self
+            .store
+            .expert_schedule(connection.expert_id, now, now)
+            .await?
+        else {
+            return Ok(SyncOutcome::Gone);
+        };
+        let horizon = schedule
+            .settings
+            .as_ref()
+            .map_or(DEFAULT_HORIZON_DAYS, |s| i64::from(s.horizon_days));
+        let own_addresses: Vec<String> = [connection.account.clone()]
+            .into_iter()
+            .filter(|a| a.contains('@'))
+            .collect();
+        let rules = BusyRules {
+            zone: schedule.profile.time_zone,
+            window: Interval {
+                start: now,
+                end: now + Duration::days(horizon),
+            },
+            own_addresses: &own_addresses,
+        };
+        let server_url = Url::parse(&connection.server_url)
+            .map_err(|e| crate::store::StoreError::corrupt(connection.id.to_string(), e))?;
+        let account = CalDavAccount {
+            server_url,
+            username: connection.account.clone(),
+            password,
+        };
+        let mut write = SyncWrite::default();
+        let mut report = SyncReport::default();
+        let before = connection.clone();
+        let owner = (connection.expert_id, connection.id);
+        let mut failure = None;
+        for calendar in &mut connection.calendars {
+            let result = if calendar.busy_source {
+                report.calendars += 1;
+                self.read(&account, owner, calendar, &rules, now).await
+            } else {
+                self.forget(owner, calendar).await
+            };
+            match result {
+                Ok(changes) => {
+                    report.fetched += changes.fetched;
+                    report.skipped += changes.skipped;
+                    report.stored += changes.write.put.len();
+                    report.freed += changes.write.deleted.len();
+                    write.put.extend(changes.write.put);
+                    write.deleted.extend(changes.write.deleted);
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            }
+        }
+        let outcome = match failure {
+            None => {
+                connection.status = ConnectionStatus::Ok;
+                connection.last_error = None;
+                SyncOutcome::Synced(report)
+            }
+            Some(Failure::Refused) => {
+                // Only what was read before the refusal is lost; nothing is freed.
+                connection.calendars = before.calendars.clone();
+                write = SyncWrite::default();
+                connection.status = ConnectionStatus::NeedsReauth;
+                connection.last_error = Some(
+                    "the calendar server refused the password: connect again with a new app-specific password \
+                     (changing the Apple ID password revokes them all)"
+                        .into(),
+                );
+                SyncOutcome::NeedsReauth
+            }
+            Some(Failure::Transient(why)) => {
+                connection.calendars = before.calendars.clone();
+                write = SyncWrite::default();
+                connection.status = ConnectionStatus::Degraded;
+                connection.last_error = Some(why.clone());
+                SyncOutcome::Degraded(why)
+            }
+        };
+        let unchanged = write.put.is_empty()
+            && write.deleted.is_empty()
+            && connection.calendars == before.calendars
+            && connection.status == before.status
+            && connection.last_error == before.last_error;
+        if unchanged {
+            return Ok(outcome);
+        }
+        connection.last_synced_at = Some(now);
+        connection.next_sync_at = now + Duration::minutes(SYNC_INTERVAL_MINUTES);
+        if self.store.apply_sync(&connection, write).await? {
+            Ok(outcome)
+        } else {
+            Ok(SyncOutcome::Superseded)
+        }
+    }
+
+    /// Reads one calendar's changes since its token (or everything, for a first read, an
+    /// invalid token, or the daily re-expansion) and turns them into busy-time writes.
+    async fn read(
+        &self,
+        account: &CalDavAccount,
+        (expert, connection): (ExpertId, ConnectionId),
+        calendar: &mut ConnectedCalendar,
+        rules: &BusyRules<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<CalendarChanges, Failure> {
+        let url = Url::parse(&calendar.url).map_err(|e| Failure::Transient(e.to_string()))?;
+        let expand_again = calendar
+            .full_read_at
+            .is_none_or(|at| now - at >= Duration::hours(FULL_READ_EVERY_HOURS));
+        let incremental = match calendar.sync_token.as_deref() {
+            Some(token) if !expand_again => {
+                match self.caldav.changes(account, &url, Some(token)).await {
+                    Ok(changes) => Some(changes),
+                    Err(CalDavError::InvalidSyncToken) => None,
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            _ => None,
+        };
+        let mut out = CalendarChanges::default();
+        let (changes, full) = match incremental {
+            Some(changes) => (changes, false),
+            None => (self.caldav.changes(account, &url, None).await?, true),
+        };
+        let stored = if full {
+            self.store
+                .imported_events(expert, connection, &calendar.id)
+                .await
+                .map_err(|e| Failure::Transient(e.to_string()))?
+        } else {
+            HashMap::new()
+        };
+        let mut to_fetch: Vec<Url> = Vec::new();
+        for (member, etag) in &changes.changed {
+            // A re-listing after a lost token skips what is stored already; the daily read
+            // expands everything again.
+            let known = stored.get(member.as_str()) == Some(etag);
+            if !known || expand_again {
+                to_fetch.push(member.clone());
+            }
+        }
+        for member in &changes.removed {
+            out.write
+                .deleted
+                .push((calendar.id.clone(), member.to_string()));
+        }
+        if full {
+            let listed: std::collections::HashSet<String> =
+                changes.changed.iter().map(|(u, _)| u.to_string()).collect();
+            for href in stored.keys().filter(|h| !listed.contains(*h)) {
+                out.write.deleted.push((calendar.id.clone(), href.clone()));
+            }
+        }
+        for chunk in to_fetch.chunks(FETCH_CHUNK) {
+            for object in self.caldav.fetch(account, &url, chunk).await? {
+                out.fetched += 1;
+                match ical::busy_intervals(&object.data, rules) {
+                    Ok(intervals) if intervals.is_empty() => out
+                        .write
+                        .deleted
+                        .push((calendar.id.clone(), object.url.to_string())),
+                    Ok(intervals) => out.write.put.push(ImportedEvent {
+                        calendar_id: calendar.id.clone(),
+                        href: object.url.to_string(),
+                        etag: object.etag,
+                        intervals,
+                    }),
+                    Err(error) => {
+                        tracing::warn!(calendar = %calendar.id, error = %error, "calendar object skipped");
+                        out.skipped += 1;
+                    }
+                }
+            }
+        }
+        calendar.sync_token = changes.token;
+        if full {
+            calendar.full_read_at = Some(now);
+        }
+        Ok(out)
+    }
+}
+
+impl CalendarSync {
+    /// A calendar that no longer blocks time: what it imported goes, and a later return
+    /// starts from a full read.
+    async fn forget(
+        &self,
+        (expert, connection): (ExpertId, ConnectionId),
+        calendar: &mut ConnectedCalendar,
+    ) -> Result<CalendarChanges, Failure> {
+        let stored = self
+            .store
+            .imported_events(expert, connection, &calendar.id)
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?;
+        calendar.sync_token = None;
+        calendar.full_read_at = None;
+        let mut out = CalendarChanges::default();
+        out.write.deleted = stored
+            .into_keys()
+            .map(|href| (calendar.id.clone(), href))
+            .collect();
+        Ok(out)
+    }
+}
+
+#[derive(Default)]
+struct CalendarChanges {
+    write: SyncWrite,
+    fetched: usize,
+    skipped: usize,
+}
