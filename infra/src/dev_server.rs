@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use marketplace::calendar::service::CalendarService;
+use marketplace::calendar::service::CalendarClients;
 use marketplace::clock::{Clock, SystemClock};
 use marketplace::config::CalendarSettings;
 use marketplace::payments::{StripeGateway, StripeSettings};
@@ -140,8 +140,7 @@ impl DevServer {
             .clone()
             .unwrap_or_else(|| "https://api.stripe.com".to_owned());
         let store = DynamoStore::new(client, table);
-        let calendars = CalendarService::from_settings(
-            store.clone(),
+        let calendars = CalendarClients::from_settings(
             sdk,
             &CalendarSettings {
                 key_id: bootstrap::create_calendar_key(sdk).await?,
@@ -153,7 +152,6 @@ impl DevServer {
                 // Radicale and the tests' servers listen on loopback.
                 allowed_local_hosts: LOCAL_CALENDAR_HOSTS.iter().map(|h| h.to_string()).collect(),
             },
-            options.clock.clone(),
         )?;
         let services = Services::new(
             store.clone(),

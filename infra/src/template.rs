@@ -325,13 +325,24 @@ mod tests {
             notifications.dead_letter,
             Some(("NotificationsDeadLetterQueue".to_owned(), 5))
         );
-        let rule = &messaging.rules[0];
-        assert_eq!(rule.bus, "EventBus");
-        assert_eq!(rule.pattern["source"][0], "expert-marketplace.booking");
-        assert_eq!(
-            rule.targets,
-            [("notifications".to_owned(), "NotificationsQueue".to_owned())]
-        );
+        let targets: Vec<_> = messaging
+            .rules
+            .iter()
+            .inspect(|rule| {
+                assert_eq!(rule.bus, "EventBus");
+                assert_eq!(rule.pattern["source"][0], "expert-marketplace.booking");
+            })
+            .flat_map(|rule| rule.targets.clone())
+            .collect();
+        for (id, queue) in [
+            ("notifications", "NotificationsQueue"),
+            ("calendar-sync", "CalendarSyncQueue"),
+        ] {
+            assert!(
+                targets.contains(&(id.to_owned(), queue.to_owned())),
+                "{targets:?}"
+            );
+        }
     }
 
     #[test]

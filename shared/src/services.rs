@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::accounts::AccountService;
 use crate::availability::AvailabilityService;
 use crate::booking::BookingService;
-use crate::calendar::service::CalendarService;
+use crate::calendar::service::{CalendarClients, CalendarService};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::events::EventRelay;
@@ -59,7 +59,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         links: Links,
         outbound: Outbound,
-        calendars: Option<CalendarService>,
+        calendars: Option<CalendarClients>,
     ) -> Self {
         let Outbound {
             event_bus,
@@ -80,6 +80,7 @@ impl Services {
             mail_from.clone(),
         );
         let bookings_for_notifications = bookings.clone();
+        let bookings_for_calendars = bookings.clone();
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
             payments: PaymentService::new(
@@ -101,8 +102,15 @@ impl Services {
                 mail_from,
                 clock.clone(),
             ),
+            calendars: calendars.map(|clients| {
+                CalendarService::new(
+                    store.clone(),
+                    clients,
+                    bookings_for_calendars,
+                    clock.clone(),
+                )
+            }),
             experts: ExpertService::new(store, clock),
-            calendars,
         }
     }
 
@@ -117,7 +125,7 @@ impl Services {
         let calendars = settings
             .calendars
             .as_ref()
-            .map(|c| CalendarService::from_settings(store.clone(), &sdk, c, clock.clone()))
+            .map(|c| CalendarClients::from_settings(&sdk, c))
             .transpose()?;
         Ok(Services::new(
             store,

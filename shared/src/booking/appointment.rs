@@ -151,6 +151,13 @@ pub struct Appointment {
     pub completion: Option<Completion>,
     /// Reported by the client after the session started: stops automatic completion.
     pub problem: Option<ProblemReport>,
+    /// The booking's event in the expert's calendar, once written.
+    #[serde(skip)]
+    pub calendar_event: Option<crate::calendar::connection::WrittenEvent>,
+    /// Something the expert did to that event in their calendar that needs their decision
+    /// (the booking itself is never changed silently).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar_attention: Option<String>,
     /// Raised by every change the parties' calendars must follow (move, cancel): the invite's
     /// SEQUENCE.
     #[serde(skip)]
@@ -336,6 +343,8 @@ impl Appointment {
             cancellation_policy: settings.cancellation_policy,
             cancellation: None,
             cancelling: None,
+            calendar_event: None,
+            calendar_attention: None,
             completion: None,
             problem: None,
             revision: 0,

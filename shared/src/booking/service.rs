@@ -811,20 +811,15 @@ impl BookingService {
             Some(link) => format!("Join: {link}\n\n{}", appointment.notes),
             None => appointment.notes.clone(),
         };
-        let calendar = Invite {
-            method,
-            appointment: appointment.id,
-            sequence: appointment.revision,
-            start: appointment.start,
-            end: appointment.end,
-            summary: &summary,
-            description: &description,
-            location: meeting_url.as_deref(),
-            organizer: ("Expert Marketplace", &self.mail_from),
-            attendees: &attendees,
-            now: self.clock.now(),
-        }
-        .render();
+        let calendar = self
+            .event_of(
+                appointment,
+                method,
+                (&summary, &description),
+                meeting_url.as_deref(),
+                &attendees,
+            )
+            .render();
         Ok(Some(InviteDetails {
             method,
             calendar,
@@ -832,6 +827,52 @@ impl BookingService {
             expert: expert_party,
             meeting_url,
         }))
+    }
+
+    /// The booking as an event in the expert's own calendar: the title, the client's name,
+    /// the meeting link and the times in UTC; no payment data and no notes.
+    pub async fn calendar_event(&self, appointment: &Appointment) -> Result<String, ServiceError> {
+        let client = self.parties(appointment).await?.client;
+        let summary = format!("Consultation with {}", client.name);
+        let meeting_url = appointment.meeting_url(&self.meeting_base_url);
+        let description = match &meeting_url {
+            Some(link) => format!("Client: {}\nJoin: {link}", client.name),
+            None => format!("Client: {}", client.name),
+        };
+        Ok(self
+            .event_of(
+                appointment,
+                Method::Request,
+                (&summary, &description),
+                meeting_url.as_deref(),
+                &[],
+            )
+            .render_stored())
+    }
+
+    /// The appointment as an iCalendar event: its UID, revision and times, with `text`
+    /// (summary, description).
+    fn event_of<'a>(
+        &'a self,
+        appointment: &Appointment,
+        method: Method,
+        text: (&'a str, &'a str),
+        location: Option<&'a str>,
+        attendees: &'a [(&'a str, &'a str)],
+    ) -> Invite<'a> {
+        Invite {
+            method,
+            appointment: appointment.id,
+            sequence: appointment.revision,
+            start: appointment.start,
+            end: appointment.end,
+            summary: text.0,
+            description: text.1,
+            location,
+            organizer: ("Expert Marketplace", &self.mail_from),
+            attendees,
+            now: self.clock.now(),
+        }
     }
 
     /// A message from one party to the other about this appointment.

@@ -189,3 +189,13 @@ impl CalendarConnection {
         self.calendars.iter().find(|c| c.booking_target)
     }
 }
+
+/// The event a booking became in the expert's booking-target calendar.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenEvent {
+    pub connection_id: ConnectionId,
+    pub href: String,
+    pub etag: String,
+    /// The appointment's revision the event shows (its SEQUENCE).
+    pub sequence: u32,
+}

@@ -13,12 +13,13 @@ use super::connection::{
 };
 use super::guard::{self, GuardError, OutboundPolicy, SystemLookup};
 use super::secrets::{SecretError, SecretSealer};
-use super::sync::{CalendarSync, SyncOutcome};
+use super::sync::{BookingPush, CalendarSync, SyncOutcome};
 use crate::auth::{Caller, Group};
+use crate::booking::BookingService;
 use crate::clock::Clock;
 use crate::config::CalendarSettings;
 use crate::error::ServiceError;
-use crate::ids::{ConnectionId, ExpertId};
+use crate::ids::{AppointmentId, ConnectionId, ExpertId};
 use crate::store::StoreError;
 use crate::store::dynamo::DynamoStore;
 
@@ -122,38 +123,55 @@ pub struct CalendarService {
     sync: CalendarSync,
 }
 
-impl CalendarService {
+/// The calendar clients, built once per cold start: the guarded CalDAV client, the secret
+/// sealer, the sync queue.
+#[derive(Clone, Debug)]
+pub struct CalendarClients {
+    pub caldav: CalDav,
+    pub sealer: SecretSealer,
+    pub queue: SyncQueue,
+}
+
+impl CalendarClients {
     /// Production wiring: the guarded HTTP client (5-second limit per request), KMS, SQS.
     pub fn from_settings(
-        store: DynamoStore,
         sdk: &aws_config::SdkConfig,
         settings: &CalendarSettings,
-        clock: Arc<dyn Clock>,
     ) -> Result<Self, GuardError> {
         let policy = OutboundPolicy {
             allowed_local_hosts: settings.allowed_local_hosts.clone(),
         };
         let http = guard::client(policy.clone(), SystemLookup, PROVIDER_TIMEOUT)?;
-        Ok(CalendarService::new(
-            store,
-            CalDav::new(http, policy),
-            SecretSealer::new(aws_sdk_kms::Client::new(sdk), settings.key_id.clone()),
-            SyncQueue {
+        Ok(CalendarClients {
+            caldav: CalDav::new(http, policy),
+            sealer: SecretSealer::new(aws_sdk_kms::Client::new(sdk), settings.key_id.clone()),
+            queue: SyncQueue {
                 client: aws_sdk_sqs::Client::new(sdk),
                 url: settings.sync_queue_url.clone(),
             },
-            clock,
-        ))
+        })
     }
+}
 
+impl CalendarService {
     pub fn new(
         store: DynamoStore,
-        caldav: CalDav,
-        sealer: SecretSealer,
-        queue: SyncQueue,
+        clients: CalendarClients,
+        bookings: BookingService,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let sync = CalendarSync::new(store.clone(), caldav.clone(), sealer.clone(), clock.clone());
+        let CalendarClients {
+            caldav,
+            sealer,
+            queue,
+        } = clients;
+        let sync = CalendarSync::new(
+            store.clone(),
+            caldav.clone(),
+            sealer.clone(),
+            bookings,
+            clock.clone(),
+        );
         CalendarService {
             store,
             caldav,
@@ -180,6 +198,11 @@ impl CalendarService {
             .collect();
         self.queue.enqueue_all(&jobs).await?;
         Ok(jobs.len())
+    }
+
+    /// Brings the booking's event in the expert's calendar in line with the appointment.
+    pub async fn push_booking(&self, id: AppointmentId) -> Result<BookingPush, ServiceError> {
+        self.sync.push_booking(id).await
     }
 
     /// Runs one sync job (the calendar-sync function's work).

@@ -12,15 +12,18 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Url;
 
-use super::caldav::{CalDav, CalDavAccount, CalDavError};
-use super::connection::{ConnectedCalendar, ConnectionStatus, SYNC_INTERVAL_MINUTES};
+use super::caldav::{CalDav, CalDavAccount, CalDavError, WriteCondition};
+use super::connection::{
+    CalendarConnection, ConnectedCalendar, ConnectionStatus, SYNC_INTERVAL_MINUTES, WrittenEvent,
+};
 use super::ical::{self, BusyRules};
-use super::secrets::SecretSealer;
+use super::secrets::{SealedSecret, SecretSealer};
 use super::service::SyncJob;
 use crate::availability::Interval;
+use crate::booking::{Appointment, AppointmentStatus, BookingService};
 use crate::clock::Clock;
 use crate::error::ServiceError;
-use crate::ids::{ConnectionId, ExpertId};
+use crate::ids::{AppointmentId, ConnectionId, ExpertId};
 use crate::store::dynamo::{DynamoStore, ImportedEvent, SyncWrite};
 
 /// Busy time is imported this far ahead when the expert set no horizon.
@@ -43,6 +46,41 @@ pub struct SyncReport {
     pub skipped: usize,
 }
 
+/// What pushing a booking to the expert's calendar did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BookingPush {
+    Nothing,
+    Created,
+    Updated,
+    Deleted,
+    /// The expert deleted the event: flagged on the appointment, not written again.
+    Flagged,
+}
+
+/// Told to the expert on the appointment when they deleted its event from their calendar.
+pub const DELETED_IN_CALENDAR: &str = "the event of this booking was deleted from your calendar; \
+     the time stays reserved: cancel or reschedule the booking if you meant to";
+
+/// The appointment whose booking event lives at `href` (`.../<apt_id>@expert-marketplace.ics`).
+fn own_appointment(href: &Url) -> Option<AppointmentId> {
+    let file = href.path_segments()?.next_back()?;
+    let decoded = file.replace("%40", "@");
+    decoded
+        .strip_suffix(".ics")?
+        .strip_suffix(ical::OWN_UID_SUFFIX)?
+        .parse()
+        .ok()
+}
+
+fn uid(appointment: &Appointment) -> String {
+    format!("{}{}", appointment.id, ical::OWN_UID_SUFFIX)
+}
+
+/// A failed write to the calendar: the job is tried again.
+fn transient(error: CalDavError) -> ServiceError {
+    ServiceError::Queue(format!("calendar write failed: {error}"))
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SyncOutcome {
     Synced(SyncReport),
@@ -60,6 +98,7 @@ pub struct CalendarSync {
     store: DynamoStore,
     caldav: CalDav,
     sealer: SecretSealer,
+    bookings: BookingService,
     clock: Arc<dyn Clock>,
 }
 
@@ -83,14 +122,236 @@ impl CalendarSync {
         store: DynamoStore,
         caldav: CalDav,
         sealer: SecretSealer,
+        bookings: BookingService,
         clock: Arc<dyn Clock>,
     ) -> Self {
         CalendarSync {
             store,
             caldav,
             sealer,
+            bookings,
             clock,
         }
+    }
+
+    /// The connection's account, its password opened.
+    async fn account_of(
+        &self,
+        connection: &CalendarConnection,
+        sealed: &SealedSecret,
+    ) -> Result<CalDavAccount, ServiceError> {
+        let password = self
+            .sealer
+            .open(sealed, &connection.id.to_string())
+            .await
+            .map_err(|e| ServiceError::Secret(e.to_string()))?;
+        let server_url = Url::parse(&connection.server_url)
+            .map_err(|e| crate::store::StoreError::corrupt(connection.id.to_string(), e))?;
+        Ok(CalDavAccount {
+            server_url,
+            username: connection.account.clone(),
+            password,
+        })
+    }
+
+    /// Makes the booking's event in the expert's booking-target calendar match the
+    /// appointment: written when confirmed (`PUT <uid>.ics`, `If-None-Match: *`, so a retried
+    /// job cannot duplicate it), rewritten under `If-Match` when moved, deleted when cancelled.
+    /// An event the expert deleted is flagged on the appointment and never written again.
+    pub async fn push_booking(&self, id: AppointmentId) -> Result<BookingPush, ServiceError> {
+        let Some(appointment) = self.store.appointment(id).await? else {
+            return Ok(BookingPush::Nothing);
+        };
+        if appointment.calendar_attention.is_some() {
+            return Ok(BookingPush::Nothing);
+        }
+        let wanted = matches!(
+            appointment.status,
+            AppointmentStatus::Confirmed | AppointmentStatus::Completed
+        );
+        let written = appointment.calendar_event.clone();
+        // The calendar the event lives in (once written) or goes to.
+        let connection_id = match &written {
+            Some(event) => Some(event.connection_id),
+            None if wanted => self
+                .store
+                .connections_of(appointment.expert_id)
+                .await?
+                .into_iter()
+                .find(|c| c.booking_target().is_some())
+                .map(|c| c.id),
+            None => None,
+        };
+        let Some(connection_id) = connection_id else {
+            return Ok(BookingPush::Nothing);
+        };
+        let Some((connection, sealed)) = self
+            .store
+            .connection(appointment.expert_id, connection_id)
+            .await?
+        else {
+            // Disconnected: what was written stays in the calendar (documented).
+            return Ok(BookingPush::Nothing);
+        };
+        let account = self.account_of(&connection, &sealed).await?;
+        let outcome = match (wanted, written) {
+            (true, Some(event)) if event.sequence == appointment.revision => BookingPush::Nothing,
+            (true, Some(event)) => {
+                let url =
+                    Url::parse(&event.href).map_err(|e| ServiceError::Queue(e.to_string()))?;
+                let ics = self.bookings.calendar_event(&appointment).await?;
+                let etag = match self
+                    .caldav
+                    .put(
+                        &account,
+                        &url,
+                        ics.clone(),
+                        WriteCondition::Matches(&event.etag),
+                    )
+                    .await
+                {
+                    Err(CalDavError::PreconditionFailed) => {
+                        // Changed in the calendar since: the booking's own move wins, unless
+                        // the expert deleted the event.
+                        match self.current_etag(&account, &url).await? {
+                            Some(current) => self
+                                .caldav
+                                .put(&account, &url, ics, WriteCondition::Matches(&current))
+                                .await
+                                .map_err(transient)?,
+                            None => {
+                                return self.flag_deleted(&appointment, event).await;
+                            }
+                        }
+                    }
+                    other => other.map_err(transient)?,
+                };
+                self.record(&appointment, connection_id, url, etag, &account)
+                    .await?;
+                BookingPush::Updated
+            }
+            (true, None) => {
+                let Some(calendar) = connection.booking_target() else {
+                    return Ok(BookingPush::Nothing);
+                };
+                let url = Url::parse(&calendar.url)
+                    .and_then(|base| base.join(&format!("{}.ics", uid(&appointment))))
+                    .map_err(|e| ServiceError::Queue(e.to_string()))?;
+                let ics = self.bookings.calendar_event(&appointment).await?;
+                let etag = match self
+                    .caldav
+                    .put(&account, &url, ics, WriteCondition::Create)
+                    .await
+                {
+                    // Written by an earlier try of this job: it is ours (the UID is the
+                    // appointment's).
+                    Err(CalDavError::PreconditionFailed) => None,
+                    other => other.map_err(transient)?,
+                };
+                self.record(&appointment, connection_id, url, etag, &account)
+                    .await?;
+                BookingPush::Created
+            }
+            (false, Some(event)) => {
+                let url =
+                    Url::parse(&event.href).map_err(|e| ServiceError::Queue(e.to_string()))?;
+                let mut etag = event.etag.clone();
+                loop {
+                    match self.caldav.delete(&account, &url, &etag).await {
+                        Ok(()) | Err(CalDavError::NotFound) => break,
+                        Err(CalDavError::PreconditionFailed) => {
+                            match self.current_etag(&account, &url).await? {
+                                Some(current) if current != etag => etag = current,
+                                _ => break,
+                            }
+                        }
+                        Err(other) => return Err(transient(other)),
+                    }
+                }
+                self.store
+                    .set_calendar_event(appointment.id, None, None)
+                    .await?;
+                BookingPush::Deleted
+            }
+            (false, None) => BookingPush::Nothing,
+        };
+        Ok(outcome)
+    }
+
+    async fn current_etag(
+        &self,
+        account: &CalDavAccount,
+        url: &Url,
+    ) -> Result<Option<String>, ServiceError> {
+        let calendar = url
+            .join("./")
+            .map_err(|e| ServiceError::Queue(e.to_string()))?;
+        Ok(self
+            .caldav
+            .fetch(account, &calendar, std::slice::from_ref(url))
+            .await
+            .map_err(transient)?
+            .into_iter()
+            .next()
+            .map(|object| object.etag))
+    }
+
+    /// Stores where the event is and its ETag (read back when the server did not say).
+    async fn record(
+        &self,
+        appointment: &Appointment,
+        connection_id: ConnectionId,
+        url: Url,
+        etag: Option<String>,
+        account: &CalDavAccount,
+    ) -> Result<(), ServiceError> {
+        let etag = match etag {
+            Some(etag) => etag,
+            None => self.current_etag(account, &url).await?.unwrap_or_default(),
+        };
+        let event = WrittenEvent {
+            connection_id,
+            href: url.to_string(),
+            etag,
+            sequence: appointment.revision,
+        };
+        self.store
+            .set_calendar_event(appointment.id, Some(&event), None)
+            .await?;
+        Ok(())
+    }
+
+    /// A booking event gone from the calendar: flags its appointment if we wrote its event
+    /// through this connection and it still holds its time.
+    async fn flag_if_ours(
+        &self,
+        id: AppointmentId,
+        connection: ConnectionId,
+    ) -> Result<(), ServiceError> {
+        let Some(appointment) = self.store.appointment(id).await? else {
+            return Ok(());
+        };
+        match appointment.calendar_event.clone() {
+            Some(event)
+                if event.connection_id == connection
+                    && appointment.calendar_attention.is_none()
+                    && appointment.status.holds_time() =>
+            {
+                self.flag_deleted(&appointment, event).await.map(drop)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn flag_deleted(
+        &self,
+        appointment: &Appointment,
+        event: WrittenEvent,
+    ) -> Result<BookingPush, ServiceError> {
+        self.store
+            .set_calendar_event(appointment.id, Some(&event), Some(DELETED_IN_CALENDAR))
+            .await?;
+        Ok(BookingPush::Flagged)
     }
 
     pub async fn run(&self, job: &SyncJob) -> Result<SyncOutcome, ServiceError> {
@@ -101,11 +362,7 @@ impl CalendarSync {
         else {
             return Ok(SyncOutcome::Gone);
         };
-        let password = self
-            .sealer
-            .open(&sealed, &connection.id.to_string())
-            .await
-            .map_err(|e| ServiceError::Secret(e.to_string()))?;
+        let account = self.account_of(&connection, &sealed).await?;
         let now = self.clock.now();
         let Some(schedule) = self
             .store
@@ -130,17 +387,11 @@ impl CalendarSync {
             },
             own_addresses: &own_addresses,
         };
-        let server_url = Url::parse(&connection.server_url)
-            .map_err(|e| crate::store::StoreError::corrupt(connection.id.to_string(), e))?;
-        let account = CalDavAccount {
-            server_url,
-            username: connection.account.clone(),
-            password,
-        };
         let mut write = SyncWrite::default();
         let mut report = SyncReport::default();
         let before = connection.clone();
         let owner = (connection.expert_id, connection.id);
+        let mut own_removed = Vec::new();
         let mut failure = None;
         for calendar in &mut connection.calendars {
             let result = if calendar.busy_source {
@@ -151,6 +402,7 @@ impl CalendarSync {
             };
             match result {
                 Ok(changes) => {
+                    own_removed.extend(changes.own_removed);
                     report.fetched += changes.fetched;
                     report.skipped += changes.skipped;
                     report.stored += changes.write.put.len();
@@ -190,6 +442,9 @@ impl CalendarSync {
                 SyncOutcome::Degraded(why)
             }
         };
+        for appointment in own_removed {
+            self.flag_if_ours(appointment, connection.id).await?;
+        }
         let unchanged = write.put.is_empty()
             && write.deleted.is_empty()
             && connection.calendars == before.calendars
@@ -245,7 +500,12 @@ impl CalendarSync {
             HashMap::new()
         };
         let mut to_fetch: Vec<Url> = Vec::new();
-        for (member, etag) in &changes.changed {
+        // Our own booking events block through the booking already: never read back.
+        for (member, etag) in changes
+            .changed
+            .iter()
+            .filter(|(m, _)| own_appointment(m).is_none())
+        {
             // A re-listing after a lost token skips what is stored already; the daily read
             // expands everything again.
             let known = stored.get(member.as_str()) == Some(etag);
@@ -254,9 +514,14 @@ impl CalendarSync {
             }
         }
         for member in &changes.removed {
-            out.write
-                .deleted
-                .push((calendar.id.clone(), member.to_string()));
+            match own_appointment(member) {
+                // One of our booking events, deleted by the expert: the booking decides.
+                Some(appointment) => out.own_removed.push(appointment),
+                None => out
+                    .write
+                    .deleted
+                    .push((calendar.id.clone(), member.to_string())),
+            }
         }
         if full {
             let listed: std::collections::HashSet<String> =
@@ -321,6 +586,8 @@ impl CalendarSync {
 #[derive(Default)]
 struct CalendarChanges {
     write: SyncWrite,
+    /// The appointments whose booking events disappeared from the calendar.
+    own_removed: Vec<AppointmentId>,
     fetched: usize,
     skipped: usize,
 }

@@ -35,6 +35,17 @@ impl Invite<'_> {
 
     /// The calendar object, CRLF line ends, lines folded at 75 octets.
     pub fn render(&self) -> String {
+        self.lines(true)
+    }
+
+    /// The same event as stored in the expert's own calendar (CalDAV): no METHOD (RFC 4791
+    /// forbids it in stored objects) and no organizer or attendees, so that the server's
+    /// scheduling never mails anyone on our behalf.
+    pub fn render_stored(&self) -> String {
+        self.lines(false)
+    }
+
+    fn lines(&self, invitation: bool) -> String {
         let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
         let (method, status) = match self.method {
             Method::Request => ("REQUEST", "CONFIRMED"),
@@ -45,7 +56,11 @@ impl Invite<'_> {
             "VERSION:2.0".to_owned(),
             "PRODID:-//expert-marketplace//bookings//EN".to_owned(),
             "CALSCALE:GREGORIAN".to_owned(),
-            format!("METHOD:{method}"),
+        ];
+        if invitation {
+            lines.push(format!("METHOD:{method}"));
+        }
+        lines.extend([
             "BEGIN:VEVENT".to_owned(),
             format!("UID:{}", self.uid()),
             format!("SEQUENCE:{}", self.sequence),
@@ -55,21 +70,25 @@ impl Invite<'_> {
             format!("SUMMARY:{}", escape(self.summary)),
             format!("DESCRIPTION:{}", escape(self.description)),
             format!("STATUS:{status}"),
-            format!(
+        ]);
+        if invitation {
+            lines.push(format!(
                 "ORGANIZER;CN={}:mailto:{}",
                 parameter(self.organizer.0),
                 self.organizer.1
-            ),
-        ];
+            ));
+        }
         if let Some(location) = self.location {
             lines.push(format!("LOCATION:{}", escape(location)));
             lines.push(format!("URL:{location}"));
         }
-        for (name, email) in self.attendees {
-            lines.push(format!(
-                "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED:mailto:{email}",
-                parameter(name)
-            ));
+        if invitation {
+            for (name, email) in self.attendees {
+                lines.push(format!(
+                    "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED:mailto:{email}",
+                    parameter(name)
+                ));
+            }
         }
         lines.push("END:VEVENT".to_owned());
         lines.push("END:VCALENDAR".to_owned());

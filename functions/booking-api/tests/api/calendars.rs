@@ -289,6 +289,39 @@ async fn one_booking_target_across_connections_and_strangers_see_nothing() {
     assert!(!raw_table(&app).await.contains("S(\"calendar_connection\")"));
 }
 
+struct Connected {
+    expert: String,
+    ada: User,
+    account: RadicaleAccount,
+    /// A sync job of the connection.
+    job: SyncJob,
+}
+
+/// Bookable Ada, seen from three days before Monday, with a Radicale calendar connected.
+async fn connected_expert(app: &TestApp) -> Connected {
+    let expert = bookable_expert(app, 18_000, "usd").await;
+    three_days_before(app);
+    let ada = app.expert("ada");
+    let account = RadicaleAccount::create(&[("work", "VEVENT")])
+        .await
+        .unwrap();
+    let connection = app
+        .post(CALENDARS, Some(&ada), &connect_body(&account))
+        .await
+        .ok(StatusCode::CREATED)
+        .clone();
+    let job = SyncJob {
+        expert_id: expert.parse().unwrap(),
+        connection_id: connection["id"].as_str().unwrap().parse().unwrap(),
+    };
+    Connected {
+        expert,
+        ada,
+        account,
+        job,
+    }
+}
+
 /// The starts of the free hours of Monday 09:00-17:00 (London).
 async fn free_hours(app: &TestApp, expert: &str) -> Vec<DateTime<Utc>> {
     let format = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -337,21 +370,12 @@ async fn put_event(account: &RadicaleAccount, name: &str, body: String) {
 async fn events_in_the_calendar_block_move_and_free_slots_after_one_sync_each() {
     let counter = RequestCounter::default();
     let app = spawn_app_counting(counter.clone()).await;
-    let expert = bookable_expert(&app, 18_000, "usd").await;
-    three_days_before(&app);
-    let ada = app.expert("ada");
-    let account = RadicaleAccount::create(&[("work", "VEVENT")])
-        .await
-        .unwrap();
-    let connection = app
-        .post(CALENDARS, Some(&ada), &connect_body(&account))
-        .await
-        .ok(StatusCode::CREATED)
-        .clone();
-    let job = SyncJob {
-        expert_id: expert.parse().unwrap(),
-        connection_id: connection["id"].as_str().unwrap().parse().unwrap(),
-    };
+    let Connected {
+        expert,
+        ada,
+        account,
+        job,
+    } = connected_expert(&app).await;
     let calendars = app.services.calendars.as_ref().unwrap();
     let sync = || calendars.run_sync(&job);
     assert!(matches!(sync().await.unwrap(), SyncOutcome::Synced(_)));
@@ -432,7 +456,7 @@ async fn events_in_the_calendar_block_move_and_free_slots_after_one_sync_each() 
     assert!(!free_hours(&app, &expert).await.contains(&eleven), "kept");
 
     // Disconnect: the imported time goes with it, at once.
-    let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+    let path = format!("{CALENDARS}/{}", job.connection_id);
     let gone = app
         .send(Method::DELETE, &path, Some(&ada), None, Vec::new())
         .await;
@@ -521,4 +545,150 @@ async fn the_sync_function_retries_what_it_could_not_do_and_drops_nothing() {
     // Unreadable jobs come back (and reach the dead-letter queue); a job for a connection
     // that no longer exists is done.
     assert_eq!(failed, ["unreadable", "unknown-field"]);
+}
+
+/// Relays the outbox to the bus and runs the calendar-sync function over its queue, as the
+/// schedule and Lambda's SQS trigger do.
+async fn deliver_to_calendar(app: &TestApp) {
+    app.services.relay.as_ref().unwrap().run().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&marketplace::config::aws_sdk_config().await);
+    let calendars = app.services.calendars.as_ref().unwrap();
+    while local_stack::queue_pump::calendar_syncs(&sqs, &app.calendar_sync_queue, calendars)
+        .await
+        .unwrap()
+        != (0, 0)
+    {}
+}
+
+/// The booking's event as Radicale holds it: (status, ETag, body).
+async fn event_in_radicale(account: &RadicaleAccount, id: &str) -> (u16, String, String) {
+    let response = account
+        .request(Method::GET, &format!("work/{id}@expert-marketplace.ics"))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|e| e.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, etag, response.text().await.unwrap())
+}
+
+/// How many objects the calendar holds.
+async fn objects_in(account: &RadicaleAccount) -> usize {
+    let body = account
+        .request(Method::from_bytes(b"PROPFIND").unwrap(), "work/")
+        .unwrap()
+        .header("depth", "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.matches(".ics</").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_appear_move_and_leave_the_experts_calendar() {
+    let counter = RequestCounter::default();
+    let app = spawn_app_counting(counter.clone()).await;
+    let Connected {
+        expert,
+        ada,
+        account,
+        job,
+    } = connected_expert(&app).await;
+    let id = crate::conversation::paid(&app, &expert, "bob", 10).await;
+    deliver_to_calendar(&app).await;
+
+    // Written with the appointment's UID and times; no notes, no money.
+    let (status, etag, body) = event_in_radicale(&account, &id).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(&format!("UID:{id}@expert-marketplace")),
+        "{body}"
+    );
+    let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    assert!(body.contains(&format!("DTSTART:{}", stamp(monday_at(10, 0)))));
+    assert!(body.contains("https://meet.jit.si/"));
+    assert!(!body.contains("tax return") && !body.contains("180") && !body.contains("ATTENDEE"));
+    // The confirmation delivered again: still one event.
+    let again = json!({"detail-type": "booking.confirmed", "detail": {
+        "id": "evt_again", "version": 1, "kind": "booking.confirmed", "appointment_id": id,
+        "expert_id": expert, "occurred_at": "2026-11-25T00:00:00Z"}});
+    let sqs = aws_sdk_sqs::Client::new(&marketplace::config::aws_sdk_config().await);
+    sqs.send_message()
+        .queue_url(&app.calendar_sync_queue)
+        .message_body(again.to_string())
+        .send()
+        .await
+        .unwrap();
+    deliver_to_calendar(&app).await;
+    assert_eq!(objects_in(&account).await, 1);
+    assert_eq!(
+        event_in_radicale(&account, &id).await.1,
+        etag,
+        "not rewritten"
+    );
+
+    // Moved: the same resource, a new ETag and time. Cancelled: gone.
+    crate::cancel::reschedule(&app, &app.client("bob"), &id, monday_at(14, 0))
+        .await
+        .ok(StatusCode::OK);
+    deliver_to_calendar(&app).await;
+    let (status, moved_etag, body) = event_in_radicale(&account, &id).await;
+    assert_eq!(status, 200);
+    assert_ne!(moved_etag, etag);
+    assert!(
+        body.contains(&format!("DTSTART:{}", stamp(monday_at(14, 0)))),
+        "{body}"
+    );
+    assert_eq!(objects_in(&account).await, 1);
+    crate::cancel::cancel(&app, &app.client("bob"), &id)
+        .await
+        .ok(StatusCode::OK);
+    deliver_to_calendar(&app).await;
+    assert_eq!(event_in_radicale(&account, &id).await.0, 404);
+    assert_eq!(objects_in(&account).await, 0);
+
+    // The expert deletes a booking's event in the calendar: the booking is flagged, its time
+    // stays blocked, nothing is written back, and the next sync writes nothing.
+    let other = crate::conversation::paid(&app, &expert, "bob", 11).await;
+    deliver_to_calendar(&app).await;
+    assert_eq!(event_in_radicale(&account, &other).await.0, 200);
+    let status = account
+        .request(
+            Method::DELETE,
+            &format!("work/{other}@expert-marketplace.ics"),
+        )
+        .unwrap()
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success());
+    let calendars = app.services.calendars.as_ref().unwrap();
+    calendars.run_sync(&job).await.unwrap();
+    let seen = app
+        .get(&format!("/v1/appointments/{other}"), Some(&ada))
+        .await;
+    let seen = seen.ok(StatusCode::OK);
+    assert_eq!(seen["status"], "confirmed");
+    assert!(
+        seen["calendar_attention"]
+            .as_str()
+            .unwrap()
+            .contains("deleted"),
+        "{seen}"
+    );
+    assert!(!free_hours(&app, &expert).await.contains(&monday_at(11, 0)));
+    calendars.run_sync(&job).await.unwrap();
+    counter.take();
+    calendars.run_sync(&job).await.unwrap();
+    assert_eq!(counter.take(), 2, "GetItem + Query, no write");
+    assert_eq!(objects_in(&account).await, 0, "not recreated");
 }

@@ -18,7 +18,7 @@ enum Payment {
     Unpaid,
 }
 
-async fn cancel(app: &TestApp, user: &User, id: &str) -> TestResponse {
+pub async fn cancel(app: &TestApp, user: &User, id: &str) -> TestResponse {
     let path = format!("/v1/appointments/{id}/cancel");
     app.post(&path, Some(user), &json!({"reason": "plans changed"}))
         .await
@@ -322,7 +322,7 @@ async fn an_uncompleted_session_completes_itself_a_day_after_its_end() {
     assert_eq!(view["completion"]["automatic"], true);
 }
 
-async fn reschedule(
+pub async fn reschedule(
     app: &TestApp,
     user: &User,
     id: &str,

@@ -13,7 +13,7 @@ async fn post(app: &TestApp, user: &User, path: &str, body: Value) -> TestRespon
 }
 
 /// A paid booking for Monday `hour`:00 by `client`, seen from three days before.
-async fn paid(app: &TestApp, expert: &str, client: &str, hour: u32) -> String {
+pub async fn paid(app: &TestApp, expert: &str, client: &str, hour: u32) -> String {
     let held = book(
         app,
         &app.client(client),

@@ -19,6 +19,7 @@ use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
     PaymentRecord, Price, ProblemReport, SweepDue,
 };
+use crate::calendar::connection::WrittenEvent;
 use crate::events::{DomainEvent, EventKind};
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
@@ -77,6 +78,10 @@ struct AppointmentRecord {
     completion: Option<Completion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     problem: Option<ProblemReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calendar_event: Option<WrittenEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calendar_attention: Option<String>,
     #[serde(default)]
     revision: u32,
     created_at: DateTime<Utc>,
@@ -120,6 +125,8 @@ impl AppointmentRecord {
             cancelling: a.cancelling.clone(),
             completion: a.completion.clone(),
             problem: a.problem.clone(),
+            calendar_event: a.calendar_event.clone(),
+            calendar_attention: a.calendar_attention.clone(),
             revision: a.revision,
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
@@ -160,6 +167,8 @@ impl AppointmentRecord {
             cancelling: self.cancelling,
             completion: self.completion,
             problem: self.problem,
+            calendar_event: self.calendar_event,
+            calendar_attention: self.calendar_attention,
             revision: self.revision,
             created_at: self.created_at,
         }
@@ -442,6 +451,53 @@ impl DynamoStore {
             Err(error) if failed_conditions(&error).is_some() => Ok(false),
             Err(error) => Err(StoreError::request("TransactWriteItems", error)),
         }
+    }
+
+    /// Records the booking's event in the expert's calendar (`None`: there is none now) and
+    /// what needs the expert's attention about it.
+    pub async fn set_calendar_event(
+        &self,
+        id: AppointmentId,
+        event: Option<&WrittenEvent>,
+        attention: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let key = keys::appointment(&id);
+        let mut set = Vec::new();
+        let mut remove = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(&key))
+            .key(keys::SK, string(keys::APPOINTMENT))
+            .condition_expression("attribute_exists(pk)");
+        match event {
+            Some(event) => {
+                set.push("calendar_event = :event");
+                update = update.expression_attribute_values(
+                    ":event",
+                    serde_dynamo::to_attribute_value(event)
+                        .map_err(|e| StoreError::corrupt(&key, e))?,
+                );
+            }
+            None => remove.push("calendar_event"),
+        }
+        match attention {
+            Some(attention) => {
+                set.push("calendar_attention = :attention");
+                update = update.expression_attribute_values(":attention", string(attention));
+            }
+            None => remove.push("calendar_attention"),
+        }
+        let mut expression = String::new();
+        if !set.is_empty() {
+            expression = format!("SET {}", set.join(", "));
+        }
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        conditional(update.update_expression(expression).send().await)?;
+        Ok(())
     }
 
     /// Records (or with `None` withdraws) a party's cancellation on an appointment still in
