@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use local_stack::radicale::RadicaleAccount;
 use marketplace::calendar::caldav::{CalDav, CalDavAccount, CalDavError, WriteCondition};
-use marketplace::calendar::guard::{self, OutboundPolicy, SystemLookup};
+use marketplace::calendar::guard::{self, OutboundPolicy, StaticLookup, SystemLookup};
 use reqwest::Url;
 
 /// Radicale runs on loopback: allowed here as the development setting allows it.
@@ -174,4 +174,62 @@ async fn sync_reports_creations_changes_and_removals_after_a_token() {
         .await,
         Err(CalDavError::InvalidSyncToken)
     ));
+}
+
+/// A server on loopback that answers every request with a redirect to `location`.
+async fn redirector(location: &'static str) -> Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let answer = format!(
+                    "HTTP/1.1 301 Moved Permanently\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n"
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    Url::parse(&format!("http://{address}/")).unwrap()
+}
+
+#[tokio::test]
+async fn hostile_addresses_are_refused_before_any_packet_leaves_loopback() {
+    // Names resolve through the test's own table: a redirect target that resolves to the
+    // instance metadata address, one that resolves to a private address.
+    let lookup = StaticLookup::new([
+        ("metadata.test", vec!["169.254.169.254".parse().unwrap()]),
+        ("intranet.test", vec!["10.0.0.7".parse().unwrap()]),
+    ]);
+    let policy = OutboundPolicy {
+        allowed_local_hosts: vec!["127.0.0.1".into()],
+    };
+    let dav = CalDav::new(
+        guard::client(policy.clone(), lookup, Duration::from_secs(5)).unwrap(),
+        policy,
+    );
+    let account = |url: Url| CalDavAccount {
+        server_url: url,
+        username: "ada".into(),
+        password: "secret".into(),
+    };
+    let cases = [
+        redirector("https://metadata.test/latest/meta-data/").await,
+        redirector("https://intranet.test/").await,
+        redirector("http://169.254.169.254/").await,
+        redirector("https://[fd00:ec2::254]/").await,
+        Url::parse("http://calendar.example.com/").unwrap(),
+        Url::parse("https://10.1.2.3/").unwrap(),
+    ];
+    for url in cases {
+        let error = dav.discover(&account(url.clone())).await.unwrap_err();
+        assert!(matches!(error, CalDavError::Refused(_)), "{url}: {error:?}");
+        assert!(!error.is_transient(), "{url}");
+    }
 }

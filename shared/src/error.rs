@@ -35,6 +35,11 @@ pub enum ServiceError {
     /// A session that is not confirmed, or not started yet.
     #[error("{0}")]
     NotCompletable(&'static str),
+    /// The expert's calendar could not be read at its last sync: their time is unknown.
+    #[error(
+        "this expert's calendar cannot be read right now, so their free time is unknown; try again later"
+    )]
+    CalendarUnreadable,
     /// The slot is not (or no longer) free.
     #[error("this slot is not available")]
     SlotUnavailable,

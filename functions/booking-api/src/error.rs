@@ -141,6 +141,13 @@ impl IntoResponse for ApiError {
                 ),
                 &[],
             ),
+            ApiError::Service(error @ ServiceError::CalendarUnreadable) => (
+                StatusCode::CONFLICT,
+                "calendar-unreadable",
+                "Calendar unavailable",
+                error.to_string(),
+                &[],
+            ),
             ApiError::Service(error @ ServiceError::IdempotencyKeyReused) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::slot_query::{Slot, SlotList, SlotQueryInput};
+use super::slot_query::{HIDDEN_CALENDAR_UNREADABLE, Slot, SlotList, SlotQueryInput};
 use super::{
     AvailabilityInput, AvailabilitySettings, DEFAULT_STEP_MINUTES, SlotRequest, free_slots,
     settings::MAX_BUFFER_MINUTES,
@@ -54,7 +54,12 @@ impl AvailabilityService {
         now: DateTime<Utc>,
     ) -> Result<Option<Slot>, ServiceError> {
         let busy_from = window.0 - Duration::minutes(MAX_BUFFER_MINUTES);
-        let Some(schedule) = self.store.expert_schedule(id, busy_from, now).await? else {
+        let Some(schedule) = self
+            .store
+            .expert_schedule(id, busy_from, now)
+            .await?
+            .filter(|s| !s.profile.calendar_unreadable)
+        else {
             return Ok(None);
         };
         let Some(settings) = schedule.settings else {
@@ -102,12 +107,18 @@ impl AvailabilityService {
             .settings
             .unwrap_or_else(AvailabilitySettings::closed);
         let parsed = query.parse(now, schedule.profile.time_zone, &settings)?;
-        let slots = free_slots(
-            schedule.profile.time_zone,
-            &settings,
-            &schedule.busy,
-            &parsed.request(now),
-        );
+        // A calendar that cannot be read is never taken as free: no slots until it can.
+        let hidden = schedule.profile.calendar_unreadable;
+        let slots = if hidden {
+            Vec::new()
+        } else {
+            free_slots(
+                schedule.profile.time_zone,
+                &settings,
+                &schedule.busy,
+                &parsed.request(now),
+            )
+        };
         Ok(SlotList {
             expert_id: id,
             time_zone: parsed.display_zone,
@@ -119,6 +130,7 @@ impl AvailabilityService {
                 .into_iter()
                 .map(|slot| Slot::new(slot, parsed.display_zone))
                 .collect(),
+            hidden_because: hidden.then_some(HIDDEN_CALENDAR_UNREADABLE),
         })
     }
 }

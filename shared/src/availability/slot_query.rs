@@ -142,7 +142,13 @@ pub struct SlotList {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub slots: Vec<Slot>,
+    /// Why there are no slots although the expert has hours (a calendar that cannot be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_because: Option<&'static str>,
 }
+
+pub const HIDDEN_CALENDAR_UNREADABLE: &str =
+    "the expert's calendar cannot be read right now; their slots return once it can";
 
 impl Slot {
     pub fn new(interval: Interval, zone: Tz) -> Slot {

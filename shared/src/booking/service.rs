@@ -210,6 +210,9 @@ impl BookingService {
                 )
                 .await?
                 .ok_or(ServiceError::NotFound("expert"))?;
+            if schedule.profile.calendar_unreadable {
+                return Err(ServiceError::CalendarUnreadable);
+            }
             let settings = schedule
                 .settings
                 .as_ref()

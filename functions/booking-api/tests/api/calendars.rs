@@ -453,7 +453,35 @@ async fn events_in_the_calendar_block_move_and_free_slots_after_one_sync_each() 
             .contains("app-specific password"),
         "{status}"
     );
-    assert!(!free_hours(&app, &expert).await.contains(&eleven), "kept");
+    // A calendar that cannot be read is never taken as free: every slot is hidden and a
+    // booking is refused until it can be read (here: until it is disconnected). What it
+    // imported is kept, not freed.
+    assert!(free_hours(&app, &expert).await.is_empty());
+    let slots = app
+        .get(&format!("/v1/experts/{expert}/slots?duration=60"), None)
+        .await;
+    assert!(
+        slots.body["hidden_because"]
+            .as_str()
+            .unwrap()
+            .contains("calendar")
+    );
+    book(
+        &app,
+        &app.client("bob"),
+        Some("k2"),
+        &booking(&expert, one, 60),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "calendar-unreadable");
+    assert_eq!(
+        raw_table(&app)
+            .await
+            .matches("S(\"imported_busy\")")
+            .count(),
+        1,
+        "the standup is still imported"
+    );
 
     // Disconnect: the imported time goes with it, at once.
     let path = format!("{CALENDARS}/{}", job.connection_id);

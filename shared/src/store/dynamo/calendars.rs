@@ -192,8 +192,8 @@ struct ImportedRecord {
     intervals: Vec<Interval>,
 }
 
-/// Transactions take at most 100 items; one is the connection's own update.
-const PER_TRANSACTION: usize = 99;
+/// Transactions take at most 100 items; the last carries the connection and the profile.
+const PER_TRANSACTION: usize = 98;
 
 impl DynamoStore {
     /// Stores a new connection and counts it on the expert's profile, all or nothing.
@@ -211,7 +211,7 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
-        let count = self.count_connections(connection.expert_id, 1)?;
+        let count = self.count_connections(connection.expert_id, 1, &connection.id)?;
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
@@ -222,19 +222,33 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// `calendar_connections` on the profile, which the public profile shows as a yes or no.
+    /// `calendar_connections` on the profile, which the public profile shows as a yes or no;
+    /// a connection that goes is also forgotten among the unreadable ones.
     fn count_connections(
         &self,
         expert: ExpertId,
         by: i64,
+        connection: &ConnectionId,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
+        let expression = if by < 0 {
+            "ADD calendar_connections :by DELETE unreadable_calendars :connection"
+        } else {
+            "ADD calendar_connections :by"
+        };
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, string(keys::expert(&expert)))
             .key(keys::SK, string(keys::PROFILE))
-            .update_expression("ADD calendar_connections :by")
+            .update_expression(expression)
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
+            .expression_attribute_values(":by", AttributeValue::N(by.to_string()));
+        if by < 0 {
+            update = update.expression_attribute_values(
+                ":connection",
+                AttributeValue::Ss(vec![connection.to_string()]),
+            );
+        }
+        let update = update
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -366,7 +380,7 @@ impl DynamoStore {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(self.count_connections(expert, -1)?)
+            .transact_items(self.count_connections(expert, -1, &id)?)
             .send()
             .await
         {
@@ -496,10 +510,16 @@ impl DynamoStore {
         }
         let last = chunks.len() - 1;
         for (i, mut chunk) in chunks.into_iter().enumerate() {
-            // The last transaction carries the connection's new state; the ones before only
-            // move its version on.
+            // The last transaction carries the connection's new state (and whether the
+            // expert's calendars can be read, on the profile the slot search reads); the ones
+            // before only move its version on.
             let state = (i == last).then_some(connection);
             chunk.push(self.connection_step(connection, version, state)?);
+            if state.is_some() {
+                chunk.push(
+                    self.mark_readable(connection, connection.status == ConnectionStatus::Ok)?,
+                );
+            }
             match self
                 .client
                 .transact_write_items()
@@ -515,6 +535,30 @@ impl DynamoStore {
             }
         }
         Ok(true)
+    }
+
+    /// The profile's `unreadable_calendars`: the connections whose last read failed. While it
+    /// is not empty the expert's slots are hidden (a calendar that cannot be read is never
+    /// taken as free).
+    fn mark_readable(
+        &self,
+        connection: &CalendarConnection,
+        readable: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let verb = if readable { "DELETE" } else { "ADD" };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::expert(&connection.expert_id)))
+            .key(keys::SK, string(keys::PROFILE))
+            .update_expression(format!("{verb} unreadable_calendars :connection"))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":connection",
+                AttributeValue::Ss(vec![connection.id.to_string()]),
+            )
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Moves the connection from `version` to the next, writing its state when given.

@@ -57,6 +57,9 @@ struct ProfileRecord {
     /// Counted by the calendar connections' own writes.
     #[serde(default)]
     calendar_connections: i64,
+    /// Connections whose last read failed (a string set, kept by the calendar sync).
+    #[serde(default, skip_serializing)]
+    unreadable_calendars: Vec<String>,
     /// How many search entries (`ENTRY#00`...) the last write left.
     #[serde(default)]
     search_entries: u32,
@@ -85,6 +88,7 @@ impl ProfileRecord {
             payouts_enabled: false,
             version: 1,
             calendar_connections: 0,
+            unreadable_calendars: Vec::new(),
             search_entries: 0,
         }
     }
@@ -113,6 +117,7 @@ impl ProfileRecord {
             },
             rating: Rating::from_totals(self.rating_count, self.rating_sum),
             calendar_connected: self.calendar_connections > 0,
+            calendar_unreadable: !self.unreadable_calendars.is_empty(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
