@@ -53,6 +53,18 @@ listed=$(curl -sf "$base/v1/experts") || fail "GET /v1/experts failed"
 count=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["results"]))' <<<"$listed")
 [ "$count" = 3 ] || fail "search lists $count experts, not the 3 seeded ones: $listed"
 
+# Ada's demo calendar: two events in Radicale, connected, and her profile says so.
+for _ in $(seq 1 150); do
+  grep -q "seeded demo calendar" "$log" && break
+  sleep 0.2
+done
+grep -q "seeded demo calendar" "$log" || fail "--seed did not connect Ada's demo calendar"
+events=$(curl -sf -u demo:demo -X PROPFIND -H 'Depth: 1' "http://127.0.0.1:$radicale_port/demo/work/" | grep -o '\.ics</' | wc -l)
+[ "$events" = 2 ] || fail "the demo calendar holds $events events, not 2"
+ada=$(python3 -c 'import json,sys; print([e["id"] for e in json.load(sys.stdin)["results"] if e["display_name"] == "Ada Byron"][0])' <<<"$listed")
+connected=$(curl -sf "$base/v1/experts/$ada" | python3 -c 'import json,sys; print(json.load(sys.stdin)["calendar_connected"])')
+[ "$connected" = True ] || fail "Ada's profile says calendar_connected=$connected"
+
 # A client books the first free hour of a seeded expert and pays as the README shows (curl
 # with the test card against the Stripe test server); the webhook confirms the appointment.
 stripe="http://127.0.0.1:$stripe_port"
@@ -88,4 +100,4 @@ for port in "$api_port" "$moto_port" "$stripe_port" "$radicale_port"; do
     fail "port $port still answers after the stack was stopped"
   fi
 done
-echo "smoke: 7 passed, 0 failed"
+echo "smoke: 8 passed, 0 failed"

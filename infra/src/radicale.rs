@@ -19,12 +19,9 @@ impl RadicaleAccount {
     /// A new account with a password of its own (Radicale reads its htpasswd file at each
     /// login), and one calendar per `(name, component)` pair, e.g. `("work", "VEVENT")`.
     pub async fn create(calendars: &[(&str, &str)]) -> Result<RadicaleAccount, BoxError> {
-        let server_url = Url::parse(&std::env::var("RADICALE_URL").map_err(|_| {
-            "RADICALE_URL is not set: run through infra/test.sh or make dev, which start Radicale"
-        })?)?;
         let users = std::env::var("RADICALE_USERS").map_err(|_| "RADICALE_USERS is not set")?;
         let account = RadicaleAccount {
-            server_url,
+            server_url: server_url()?,
             username: format!("u{}", ulid::Ulid::new()).to_lowercase(),
             password: format!("p{}", ulid::Ulid::new()),
         };
@@ -35,11 +32,26 @@ impl RadicaleAccount {
             .append(true)
             .open(users)?
             .write_all(line.as_bytes())?;
+        account.make_calendars(calendars).await?;
+        Ok(account)
+    }
+
+    /// An account the htpasswd file already has (the local stack's `demo`).
+    pub fn existing(username: &str, password: &str) -> Result<RadicaleAccount, BoxError> {
+        Ok(RadicaleAccount {
+            server_url: server_url()?,
+            username: username.to_owned(),
+            password: password.to_owned(),
+        })
+    }
+
+    /// One calendar per `(name, component)` pair.
+    pub async fn make_calendars(&self, calendars: &[(&str, &str)]) -> Result<(), BoxError> {
         for (name, component) in calendars {
             let body = format!(
                 r#"<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>{name}</d:displayname><c:supported-calendar-component-set><c:comp name="{component}"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>"#
             );
-            let status = account
+            let status = self
                 .request(Method::from_bytes(b"MKCALENDAR")?, &format!("{name}/"))?
                 .body(body)
                 .send()
@@ -49,7 +61,7 @@ impl RadicaleAccount {
                 return Err(format!("MKCALENDAR {name} answered {status}").into());
             }
         }
-        Ok(account)
+        Ok(())
     }
 
     /// Changes the account's password behind our back, as an Apple ID password change revokes
@@ -83,4 +95,10 @@ impl RadicaleAccount {
             .request(method, self.url(path)?)
             .basic_auth(&self.username, Some(&self.password)))
     }
+}
+
+fn server_url() -> Result<Url, BoxError> {
+    Ok(Url::parse(&std::env::var("RADICALE_URL").map_err(
+        |_| "RADICALE_URL is not set: run through infra/test.sh or make dev, which start Radicale",
+    )?)?)
 }

@@ -2,8 +2,11 @@
 //! through the same services the API uses, so seeded data passes the same validation.
 
 use crate::bootstrap::BoxError;
+use crate::radicale::RadicaleAccount;
 use marketplace::auth::{Caller, Group};
 use marketplace::availability::AvailabilityInput;
+use marketplace::calendar::connection::ConnectInput;
+use marketplace::calendar::service::SyncJob;
 use marketplace::experts::{ExpertProfile, ProfileInput};
 use marketplace::ids::UserId;
 use marketplace::services::Services;
@@ -101,4 +104,78 @@ pub async fn demo_experts(
         stripe.settle().await;
     }
     Ok(created)
+}
+
+/// Gives demo Ada the local Radicale's `demo` account (when the local stack runs Radicale)
+/// with a calendar holding a lunch next Monday and a weekly Wednesday stand-up, connects it and
+/// syncs it once, so her slots show calendar busy time at once. Answers the account.
+/// The account infra/dev.sh gives the local Radicale (documented in the README).
+pub const DEMO_CALDAV_USER: &str = "demo";
+pub const DEMO_CALDAV_PASSWORD: &str = "demo";
+
+pub async fn demo_calendar(services: &Services) -> Result<Option<RadicaleAccount>, BoxError> {
+    let Some(calendars) = &services.calendars else {
+        return Ok(None);
+    };
+    if std::env::var("RADICALE_URL").is_err() {
+        return Ok(None);
+    }
+    let caller = Caller {
+        user_id: UserId::parse("demo-expert-ada").ok_or("a valid demo subject")?,
+        email: Some("demo-expert-ada@example.com".into()),
+        groups: vec![Group::Experts],
+    };
+    let account = RadicaleAccount::existing(DEMO_CALDAV_USER, DEMO_CALDAV_PASSWORD)?;
+    account.make_calendars(&[("work", "VEVENT")]).await?;
+    let mut monday = (chrono::Utc::now() + chrono::Duration::days(7)).date_naive();
+    while chrono::Datelike::weekday(&monday) != chrono::Weekday::Mon {
+        monday = monday.succ_opt().ok_or("a date")?;
+    }
+    let day = monday.format("%Y%m%d");
+    let events = [
+        (
+            "lunch",
+            format!(
+                "BEGIN:VEVENT\r\nUID:demo-lunch\r\nDTSTAMP:20261101T000000Z\r\n\
+                 DTSTART;TZID=Europe/London:{day}T100000\r\nDTEND;TZID=Europe/London:{day}T110000\r\n\
+                 SUMMARY:Lunch with the board\r\nEND:VEVENT\r\n"
+            ),
+        ),
+        (
+            "standup",
+            "BEGIN:VEVENT\r\nUID:demo-standup\r\nDTSTAMP:20261101T000000Z\r\n\
+             DTSTART;TZID=Europe/London:20260107T093000\r\nDTEND;TZID=Europe/London:20260107T100000\r\n\
+             RRULE:FREQ=WEEKLY\r\nSUMMARY:Stand-up\r\nEND:VEVENT\r\n"
+                .to_owned(),
+        ),
+    ];
+    for (name, event) in events {
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//local-stack seed//EN\r\n{event}END:VCALENDAR\r\n"
+        );
+        let status = account
+            .request(reqwest::Method::PUT, &format!("work/{name}.ics"))?
+            .header("content-type", "text/calendar")
+            .body(body)
+            .send()
+            .await?
+            .status();
+        if !status.is_success() {
+            return Err(format!("PUT {name}.ics answered {status}").into());
+        }
+    }
+    let input: ConnectInput = serde_json::from_value(json!({
+        "provider": "caldav",
+        "server_url": account.server_url.as_str(),
+        "username": account.username,
+        "password": account.password,
+    }))?;
+    let connection = calendars.connect(&caller, input).await?;
+    calendars
+        .run_sync(&SyncJob {
+            expert_id: connection.expert_id,
+            connection_id: connection.id,
+        })
+        .await?;
+    Ok(Some(account))
 }

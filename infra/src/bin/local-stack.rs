@@ -87,6 +87,13 @@ async fn stack(command: &str, flags: &[String]) -> Result<(), BoxError> {
         for expert in seed::demo_experts(&services, stripe.as_deref(), &store).await? {
             tracing::info!(expert_id = %expert.id, name = expert.display_name, "seeded demo expert");
         }
+        if let Some(account) = seed::demo_calendar(&services).await? {
+            tracing::info!(
+                calendar = %account.url("work/")?,
+                user = account.username,
+                "seeded demo calendar for Ada (a lunch next Monday 10:00, a weekly Wednesday stand-up)"
+            );
+        }
     }
     if command != "serve" {
         let _ = stop.send(());

@@ -385,10 +385,14 @@ async fn events_in_the_calendar_block_move_and_free_slots_after_one_sync_each() 
 
     // Written by another client: blocks after one sync; a booking over it is refused.
     put_event(&account, "dentist", event("dentist-1", ten)).await;
+    counter.take();
     let SyncOutcome::Synced(report) = sync().await.unwrap() else {
         panic!("not synced")
     };
     assert_eq!((report.fetched, report.stored, report.freed), (1, 1, 0));
+    // One changed event: the connection, the expert partition, one transaction; CalDAV: one
+    // REPORT and one multiget of that member (not a re-read of the calendar).
+    assert_eq!(counter.take(), 3);
     let hours = free_hours(&app, &expert).await;
     assert!(
         !hours.contains(&ten) && hours.contains(&eleven),
