@@ -79,8 +79,22 @@ impl Services {
             meeting_base_url,
             mail_from.clone(),
         );
-        let bookings_for_notifications = bookings.clone();
-        let bookings_for_calendars = bookings.clone();
+        let notifications = NotificationService::new(
+            store.clone(),
+            bookings.clone(),
+            ses,
+            sns,
+            mail_from,
+            clock.clone(),
+        );
+        let calendars = calendars.map(|clients| {
+            CalendarService::new(
+                store.clone(),
+                clients,
+                (bookings.clone(), notifications.clone()),
+                clock.clone(),
+            )
+        });
         Services {
             accounts: AccountService::new(store.clone(), clock.clone()),
             payments: PaymentService::new(
@@ -94,22 +108,8 @@ impl Services {
             search: SearchService::new(store.clone(), availability.clone(), clock.clone()),
             availability,
             relay: event_bus.map(|(client, bus)| EventRelay::new(store.clone(), client, bus)),
-            notifications: NotificationService::new(
-                store.clone(),
-                bookings_for_notifications,
-                ses,
-                sns,
-                mail_from,
-                clock.clone(),
-            ),
-            calendars: calendars.map(|clients| {
-                CalendarService::new(
-                    store.clone(),
-                    clients,
-                    bookings_for_calendars,
-                    clock.clone(),
-                )
-            }),
+            notifications,
+            calendars,
             experts: ExpertService::new(store, clock),
         }
     }

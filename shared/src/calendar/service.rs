@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::CalendarSettings;
 use crate::error::ServiceError;
 use crate::ids::{AppointmentId, ConnectionId, ExpertId};
+use crate::notifications::NotificationService;
 use crate::store::StoreError;
 use crate::store::dynamo::DynamoStore;
 
@@ -157,7 +158,7 @@ impl CalendarService {
     pub fn new(
         store: DynamoStore,
         clients: CalendarClients,
-        bookings: BookingService,
+        (bookings, notifications): (BookingService, NotificationService),
         clock: Arc<dyn Clock>,
     ) -> Self {
         let CalendarClients {
@@ -169,7 +170,7 @@ impl CalendarService {
             store.clone(),
             caldav.clone(),
             sealer.clone(),
-            bookings,
+            (bookings, notifications),
             clock.clone(),
         );
         CalendarService {

@@ -24,6 +24,7 @@ use crate::booking::{Appointment, AppointmentStatus, BookingService};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::{AppointmentId, ConnectionId, ExpertId};
+use crate::notifications::NotificationService;
 use crate::store::dynamo::{DynamoStore, ImportedEvent, SyncWrite};
 
 /// Busy time is imported this far ahead when the expert set no horizon.
@@ -99,6 +100,7 @@ pub struct CalendarSync {
     caldav: CalDav,
     sealer: SecretSealer,
     bookings: BookingService,
+    notifications: NotificationService,
     clock: Arc<dyn Clock>,
 }
 
@@ -122,7 +124,7 @@ impl CalendarSync {
         store: DynamoStore,
         caldav: CalDav,
         sealer: SecretSealer,
-        bookings: BookingService,
+        (bookings, notifications): (BookingService, NotificationService),
         clock: Arc<dyn Clock>,
     ) -> Self {
         CalendarSync {
@@ -130,6 +132,7 @@ impl CalendarSync {
             caldav,
             sealer,
             bookings,
+            notifications,
             clock,
         }
     }
@@ -455,11 +458,17 @@ impl CalendarSync {
         }
         connection.last_synced_at = Some(now);
         connection.next_sync_at = now + Duration::minutes(SYNC_INTERVAL_MINUTES);
-        if self.store.apply_sync(&connection, write).await? {
-            Ok(outcome)
-        } else {
-            Ok(SyncOutcome::Superseded)
+        if !self.store.apply_sync(&connection, write).await? {
+            return Ok(SyncOutcome::Superseded);
         }
+        // The refusal is new: the expert hears of it once (the connection's version names it).
+        if outcome == SyncOutcome::NeedsReauth && before.status != ConnectionStatus::NeedsReauth {
+            let occasion = format!("reauth:{}:{}", connection.id, before.version);
+            self.notifications
+                .calendar_refused(&connection, &occasion)
+                .await?;
+        }
+        Ok(outcome)
     }
 
     /// Reads one calendar's changes since its token (or everything, for a first read, an

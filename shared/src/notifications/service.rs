@@ -11,6 +11,7 @@ use super::email::Email;
 use super::ics::Method;
 use super::templates::{self, Session};
 use crate::booking::{BookingService, Role};
+use crate::calendar::connection::CalendarConnection;
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::events::{DomainEvent, EventKind};
@@ -81,7 +82,7 @@ impl NotificationService {
                     templates::session_email(headline, role, &session, reader, other, address);
                 let recipient = format!("{role:?}");
                 sent += usize::from(
-                    self.once(event, &recipient, self.send(&email, event))
+                    self.once(event, &recipient, self.send(&email, &event.id))
                         .await?,
                 );
             }
@@ -117,8 +118,38 @@ impl NotificationService {
             return Ok(0);
         };
         let email = templates::message_email(reader, writer, appointment.start, address);
-        let sent = self.once(event, "reader", self.send(&email, event)).await?;
+        let sent = self
+            .once(event, "reader", self.send(&email, &event.id))
+            .await?;
         Ok(usize::from(sent))
+    }
+
+    /// Tells the expert, once per refusal (`occasion`), that a calendar connection needs a
+    /// new password. Answers whether the email went out now.
+    pub async fn calendar_refused(
+        &self,
+        connection: &CalendarConnection,
+        occasion: &str,
+    ) -> Result<bool, ServiceError> {
+        let Some(profile) = self.store.profile(connection.expert_id).await? else {
+            return Ok(false);
+        };
+        let Some(address) = self
+            .store
+            .account(&profile.owner)
+            .await?
+            .and_then(|a| a.email)
+        else {
+            return Ok(false);
+        };
+        let email = templates::calendar_refused_email(
+            &profile.display_name,
+            &connection.account,
+            &connection.server_url,
+            &address,
+        );
+        self.once_for(&format!("{occasion}:expert"), self.send(&email, occasion))
+            .await
     }
 
     /// Runs `deliver` unless this event already reached `recipient` (a party, by a channel);
@@ -130,14 +161,21 @@ impl NotificationService {
         recipient: &str,
         deliver: impl Future<Output = Result<(), ServiceError>>,
     ) -> Result<bool, ServiceError> {
-        let recipient = format!("{}:{recipient}", event.id);
-        if self.store.notified(&recipient).await? {
+        self.once_for(&format!("{}:{recipient}", event.id), deliver)
+            .await
+    }
+
+    /// `once` for any occasion named by `marker`.
+    async fn once_for(
+        &self,
+        marker: &str,
+        deliver: impl Future<Output = Result<(), ServiceError>>,
+    ) -> Result<bool, ServiceError> {
+        if self.store.notified(marker).await? {
             return Ok(false);
         }
         deliver.await?;
-        self.store
-            .mark_notified(&recipient, self.clock.now())
-            .await?;
+        self.store.mark_notified(marker, self.clock.now()).await?;
         Ok(true)
     }
 
@@ -152,8 +190,8 @@ impl NotificationService {
         Ok(())
     }
 
-    async fn send(&self, email: &Email, event: &DomainEvent) -> Result<(), ServiceError> {
-        let boundary = format!("part-{}", event.id);
+    async fn send(&self, email: &Email, tag: &str) -> Result<(), ServiceError> {
+        let boundary = format!("part-{tag}");
         let raw = email.raw(&self.mail_from, self.clock.now(), &boundary);
         self.ses
             .send_raw_email()

@@ -121,6 +121,30 @@ pub fn message_email(reader: &Party, writer: &Party, start: DateTime<Utc>, addre
     )
 }
 
+/// Tells the expert that their calendar server refused the password: their slots are hidden
+/// until they connect it again.
+pub fn calendar_refused_email(expert: &str, account: &str, server: &str, address: &str) -> Email {
+    let lines = [
+        format!("Hello {expert},"),
+        String::new(),
+        format!(
+            "your calendar server ({server}) refused the password of the account {account}. \
+             Until the calendar can be read again, your free slots are hidden from clients, \
+             so that nobody books over an event we cannot see."
+        ),
+        "Connect the calendar again with a new app-specific password (for iCloud: \
+         appleid.apple.com, Sign-In and Security, App-Specific Passwords; changing the Apple ID \
+         password revokes them all)."
+            .to_owned(),
+    ];
+    email(
+        address,
+        "Your calendar needs to be connected again".to_owned(),
+        &lines,
+        None,
+    )
+}
+
 fn local(at: DateTime<Utc>, zone: Tz) -> String {
     at.with_timezone(&zone)
         .format("%A %-d %B %Y, %H:%M (%Z)")

@@ -446,7 +446,19 @@ async fn events_in_the_calendar_block_move_and_free_slots_after_one_sync_each() 
     assert!(status["last_synced_at"].is_string());
     let mut account = account;
     account.change_password().unwrap();
+    // Other tests mail ada@example.com too: count this email only.
+    let refusals = || async {
+        crate::events::emails_to("ada@example.com")
+            .await
+            .into_iter()
+            .filter(|(subject, _)| subject == "Your calendar needs to be connected again")
+            .count()
+    };
+    let told = refusals().await;
     assert_eq!(sync().await.unwrap(), SyncOutcome::NeedsReauth);
+    // Told once, however often the refusal is seen again.
+    assert_eq!(sync().await.unwrap(), SyncOutcome::NeedsReauth);
+    assert_eq!(refusals().await, told + 1);
     let listed = app.get(CALENDARS, Some(&ada)).await;
     let status = &listed.ok(StatusCode::OK)["connections"][0];
     assert_eq!(status["status"], "needs_reauth");

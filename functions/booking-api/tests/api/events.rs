@@ -124,7 +124,7 @@ async fn moto_data() -> Value {
 }
 
 /// The emails moto recorded for `address`, as (subject header, decoded calendar part).
-async fn emails_to(address: &str) -> Vec<(String, String)> {
+pub async fn emails_to(address: &str) -> Vec<(String, String)> {
     use base64::Engine;
     let data = moto_data().await;
     let decode = |b64: &str| {
