@@ -736,3 +736,51 @@ async fn bookings_appear_move_and_leave_the_experts_calendar() {
     assert_eq!(counter.take(), 2, "GetItem + Query, no write");
     assert_eq!(objects_in(&account).await, 0, "not recreated");
 }
+
+/// Log lines, kept in memory.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread, so that every task of the app logs through this test's subscriber.
+#[tokio::test]
+async fn the_password_never_reaches_the_logs() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = spawn_app().await;
+    let Connected {
+        account, job, ada, ..
+    } = connected_expert(&app).await;
+    let calendars = app.services.calendars.as_ref().unwrap();
+    put_event(&account, "dentist", event("dentist-1", monday_at(10, 0))).await;
+    calendars.run_sync(&job).await.unwrap();
+    let mut wrong = connect_body(&account);
+    wrong["password"] = json!(format!("{}-wrong", account.password));
+    app.post(CALENDARS, Some(&ada), &wrong)
+        .await
+        .problem(StatusCode::BAD_REQUEST, "calendar-credentials-refused");
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    // The capture saw the CalDAV client's connections and the DynamoDB calls at debug level.
+    assert!(text.contains("reqwest::connect") && text.contains("aws_sdk_dynamodb"));
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", account.username, account.password));
+    assert!(!text.contains(&account.password), "password in the logs");
+    assert!(!text.contains(&basic), "credentials in the logs");
+}
