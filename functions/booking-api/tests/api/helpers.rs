@@ -89,14 +89,49 @@ impl Intercept for RequestCounter {
     }
 }
 
-pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
-    // Logs of failing tests are shown with their output (`RUST_LOG=info` for all of them).
-    let _ = tracing_subscriber::fmt()
+/// Everything the tests' code logged, JSON lines, from our crates and the HTTP client at debug
+/// level (what could carry a secret), kept for the whole test binary.
+pub static CAPTURED_LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURED_LOGS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Logs of failing tests are shown with their output (`RUST_LOG=info` for all of them), and
+/// a second layer captures what secrets could leak through.
+fn install_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    let shown = tracing_subscriber::fmt::layer()
         .with_test_writer()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()));
+    let captured = tracing_subscriber::fmt::layer()
+        .json()
+        .with_writer(|| Capture)
+        .with_filter(EnvFilter::new(
+            "info,marketplace=debug,booking_api=debug,calendar_sync=debug,reqwest=debug,hyper_util=debug",
+        ));
+    let _ = tracing_subscriber::registry()
+        .with(shown)
+        .with(captured)
         .try_init();
+}
+
+pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
+    install_logging();
     let (_, table) = bootstrap::fresh_table("api")
         .await
         .expect("a fresh table on moto (run the tests with `make test`)");
