@@ -237,18 +237,7 @@ impl DynamoStore {
                 ),
             ),
         ]);
-        items.push(
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(idempotency))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(|e| StoreError::request("TransactWriteItems", e))?,
-                )
-                .build(),
-        );
+        items.push(self.put_new_item(idempotency)?);
         // The payment record starts with the booking, listed by month for the platform report;
         // Stripe's events fill it in.
         let month = appointment.start.format("%Y-%m").to_string();
@@ -272,18 +261,7 @@ impl DynamoStore {
                 string(keys::by_start(appointment.start, &appointment.id)),
             ),
         ]);
-        items.push(
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(payment))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(|e| StoreError::request("TransactWriteItems", e))?,
-                )
-                .build(),
-        );
+        items.push(self.put_new_item(payment)?);
         for day in days {
             items.push(self.put_claim_day(appointment.expert_id, day)?);
         }
@@ -848,12 +826,17 @@ impl DynamoStore {
             .collect())
     }
 
-    fn put_new(
+    pub(super) fn put_new(
         &self,
         record: &impl Serialize,
         key: String,
     ) -> Result<TransactWriteItem, StoreError> {
         let item: Item = serde_dynamo::to_item(record).map_err(|e| StoreError::corrupt(&key, e))?;
+        self.put_new_item(item)
+    }
+
+    /// A transaction item that creates `item`, refused if its key exists.
+    pub(super) fn put_new_item(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

@@ -202,19 +202,14 @@ impl DynamoStore {
         connection: &CalendarConnection,
         secret: SealedSecret,
     ) -> Result<(), StoreError> {
-        let record = ConnectionRecord::new(connection, secret);
-        let item = serde_dynamo::to_item(record)
-            .map_err(|e| StoreError::corrupt(keys::connection(&connection.id), e))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        let put = self.put_new(
+            &ConnectionRecord::new(connection, secret),
+            keys::connection(&connection.id),
+        )?;
         let count = self.count_connections(connection.expert_id, 1, &connection.id)?;
         self.client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(put)
             .transact_items(count)
             .send()
             .await
