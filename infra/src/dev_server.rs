@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use marketplace::calendar::guard::StaticLookup;
 use marketplace::calendar::service::CalendarClients;
 use marketplace::clock::{Clock, SystemClock};
 use marketplace::config::CalendarSettings;
@@ -42,6 +43,10 @@ pub struct DevServerOptions {
     pub clock: Arc<dyn Clock>,
     /// How often the reminders function runs (its EventBridge schedule in AWS).
     pub sweep_every: Option<std::time::Duration>,
+    /// Calendar hosts allowed over http on local addresses (the development setting).
+    pub calendar_local_hosts: Vec<String>,
+    /// Resolves calendar servers' names in place of the system resolver (tests).
+    pub calendar_lookup: Option<StaticLookup>,
 }
 
 impl DevServerOptions {
@@ -64,6 +69,8 @@ impl DevServerOptions {
             frontend_url: env("FRONTEND_URL").unwrap_or_else(|| "http://localhost:5173".to_owned()),
             clock: Arc::new(SystemClock),
             sweep_every: Some(std::time::Duration::from_secs(60)),
+            calendar_local_hosts: local_calendar_hosts(),
+            calendar_lookup: None,
         }
     }
 
@@ -79,13 +86,19 @@ impl DevServerOptions {
             clock: Arc::new(SystemClock),
             // Tests run the sweep themselves, when they mean to.
             sweep_every: None,
+            calendar_local_hosts: local_calendar_hosts(),
+            calendar_lookup: None,
         }
     }
 }
 
 /// Hosts the local stack may call over http on local addresses (the development setting that
-/// template.yaml leaves empty).
+/// template.yaml leaves empty): Radicale and the tests' servers listen on loopback.
 pub const LOCAL_CALENDAR_HOSTS: [&str; 2] = ["127.0.0.1", "localhost"];
+
+fn local_calendar_hosts() -> Vec<String> {
+    LOCAL_CALENDAR_HOSTS.iter().map(|h| h.to_string()).collect()
+}
 
 pub struct DevServer {
     pub address: SocketAddr,
@@ -140,19 +153,19 @@ impl DevServer {
             .clone()
             .unwrap_or_else(|| "https://api.stripe.com".to_owned());
         let store = DynamoStore::new(client, table);
-        let calendars = CalendarClients::from_settings(
-            sdk,
-            &CalendarSettings {
-                key_id: bootstrap::create_calendar_key(sdk).await?,
-                sync_queue_url: messaging
-                    .queue_urls
-                    .get("CalendarSyncQueue")
-                    .cloned()
-                    .ok_or("template.yaml declares no CalendarSyncQueue")?,
-                // Radicale and the tests' servers listen on loopback.
-                allowed_local_hosts: LOCAL_CALENDAR_HOSTS.iter().map(|h| h.to_string()).collect(),
-            },
-        )?;
+        let calendar_settings = CalendarSettings {
+            key_id: bootstrap::create_calendar_key(sdk).await?,
+            sync_queue_url: messaging
+                .queue_urls
+                .get("CalendarSyncQueue")
+                .cloned()
+                .ok_or("template.yaml declares no CalendarSyncQueue")?,
+            allowed_local_hosts: options.calendar_local_hosts.clone(),
+        };
+        let calendars = match options.calendar_lookup.clone() {
+            Some(lookup) => CalendarClients::with_lookup(sdk, &calendar_settings, lookup)?,
+            None => CalendarClients::from_settings(sdk, &calendar_settings)?,
+        };
         let services = Services::new(
             store.clone(),
             StripeGateway::new(&stripe_settings)?,

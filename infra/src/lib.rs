@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod dev_jwt;
 pub mod dev_server;
 pub mod email_preview;
+pub mod fault_proxy;
 pub mod gateway;
 pub mod lambda;
 pub mod queue_pump;

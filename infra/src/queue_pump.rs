@@ -38,6 +38,9 @@ async fn pump<F: Future<Output = SqsBatchResponse>>(
         .receive_message()
         .queue_url(queue_url)
         .max_number_of_messages(10)
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+        )
         .send()
         .await?;
     let messages = received.messages.unwrap_or_default();
@@ -72,6 +75,12 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
         record.message_id = message.message_id.clone();
         record.receipt_handle = message.receipt_handle.clone();
         record.body = message.body.clone();
+        record.attributes = message
+            .attributes
+            .iter()
+            .flatten()
+            .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+            .collect();
         event.records.push(record);
     }
     event

@@ -40,6 +40,15 @@ pub enum ServiceError {
         "this expert's calendar cannot be read right now, so their free time is unknown; try again later"
     )]
     CalendarUnreadable,
+    /// The expert's imported busy time was not confirmed recently: the calendars named must be
+    /// read before a booking goes ahead (handled inside the service layer).
+    #[error(
+        "this expert's calendar cannot be read right now, so their free time is unknown; try again later"
+    )]
+    CalendarsStale {
+        expert: crate::ids::ExpertId,
+        connections: Vec<crate::ids::ConnectionId>,
+    },
     /// The slot is not (or no longer) free.
     #[error("this slot is not available")]
     SlotUnavailable,

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use crate::accounts::AccountService;
+use crate::auth::Caller;
 use crate::availability::AvailabilityService;
-use crate::booking::BookingService;
+use crate::booking::{Booked, BookingInput, BookingService, StaleBusyTime};
 use crate::calendar::service::{CalendarClients, CalendarService};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
+use crate::error::ServiceError;
 use crate::events::EventRelay;
 use crate::experts::{ExpertService, SearchService};
 use crate::notifications::NotificationService;
@@ -111,6 +113,46 @@ impl Services {
             notifications,
             calendars,
             experts: ExpertService::new(store, clock),
+        }
+    }
+
+    /// Books a slot (see `BookingService::book`). Imported busy time that no read confirmed
+    /// recently is read again first, and the booking goes ahead only if that read works: a
+    /// calendar that cannot be read is never taken as free.
+    pub async fn book(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        input: BookingInput,
+    ) -> Result<Booked, ServiceError> {
+        let Some(calendars) = &self.calendars else {
+            return self
+                .bookings
+                .book(caller, idempotency_key, input, StaleBusyTime::Accept)
+                .await;
+        };
+        match self
+            .bookings
+            .book(
+                caller,
+                idempotency_key,
+                input.clone(),
+                StaleBusyTime::ReadFirst,
+            )
+            .await
+        {
+            Err(ServiceError::CalendarsStale {
+                expert,
+                connections,
+            }) => {
+                if !calendars.refresh(expert, &connections).await? {
+                    return Err(ServiceError::CalendarUnreadable);
+                }
+                self.bookings
+                    .book(caller, idempotency_key, input, StaleBusyTime::Accept)
+                    .await
+            }
+            other => other,
         }
     }
 

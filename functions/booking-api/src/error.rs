@@ -141,7 +141,9 @@ impl IntoResponse for ApiError {
                 ),
                 &[],
             ),
-            ApiError::Service(error @ ServiceError::CalendarUnreadable) => (
+            ApiError::Service(
+                error @ (ServiceError::CalendarUnreadable | ServiceError::CalendarsStale { .. }),
+            ) => (
                 StatusCode::CONFLICT,
                 "calendar-unreadable",
                 "Calendar unavailable",

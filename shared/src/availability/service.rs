@@ -11,6 +11,7 @@ use super::{
     settings::MAX_BUFFER_MINUTES,
 };
 use crate::auth::{Caller, Group};
+use crate::calendar::freshness::{self, CalendarVerdict};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::ExpertId;
@@ -58,7 +59,7 @@ impl AvailabilityService {
             .store
             .expert_schedule(id, busy_from, now)
             .await?
-            .filter(|s| !s.profile.calendar_unreadable)
+            .filter(|s| s.calendar_verdict(now) != CalendarVerdict::Unreadable)
         else {
             return Ok(None);
         };
@@ -108,7 +109,7 @@ impl AvailabilityService {
             .unwrap_or_else(AvailabilitySettings::closed);
         let parsed = query.parse(now, schedule.profile.time_zone, &settings)?;
         // A calendar that cannot be read is never taken as free: no slots until it can.
-        let hidden = schedule.profile.calendar_unreadable;
+        let hidden = freshness::verdict(&schedule.calendars, now) == CalendarVerdict::Unreadable;
         let slots = if hidden {
             Vec::new()
         } else {

@@ -156,8 +156,11 @@ pub struct Appointment {
     pub calendar_event: Option<crate::calendar::connection::WrittenEvent>,
     /// Something the expert did to that event in their calendar that needs their decision
     /// (the booking itself is never changed silently).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub calendar_attention: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::calendar::connection::show_attention"
+    )]
+    pub calendar_attention: Option<crate::calendar::connection::CalendarAttention>,
     /// Raised by every change the parties' calendars must follow (move, cancel): the invite's
     /// SEQUENCE.
     #[serde(skip)]

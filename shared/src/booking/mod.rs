@@ -24,4 +24,6 @@ pub use dashboard::{
 pub use earnings::{EarningsInput, EarningsLine, PaymentRecord, summarize};
 pub use policy::{CancellationPolicy, Canceller, PolicyInput, Settlement};
 pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
-pub use service::{Booked, BookingService, InviteDetails, Parties, Party, SweepReport};
+pub use service::{
+    Booked, BookingService, InviteDetails, Parties, Party, StaleBusyTime, SweepReport,
+};

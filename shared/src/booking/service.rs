@@ -16,6 +16,7 @@ use super::{
 use crate::accounts::AccountDraft;
 use crate::auth::{Caller, Group};
 use crate::availability::{AvailabilitySettings, Interval, SlotRequest, free_slots};
+use crate::calendar::freshness::CalendarVerdict;
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::events::{DomainEvent, EventKind};
@@ -32,6 +33,16 @@ use crate::validation::ValidationErrors;
 
 /// Reads and retries of one booking or transition before giving up.
 const ATTEMPTS: usize = 6;
+
+/// Whether a booking may be placed over imported busy time that no read confirmed recently
+/// (see `calendar::freshness`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaleBusyTime {
+    /// Answer `CalendarsStale`, so the caller reads those calendars first.
+    ReadFirst,
+    /// They were just read (or could not be): go ahead on what is stored.
+    Accept,
+}
 /// Bookings start on a 5-minute grid: every step the slot search offers lies on it.
 const BOOKING_GRID_MINUTES: u32 = 5;
 /// The longest buffer, so that the one Query also reads claims that reach into the slot.
@@ -176,11 +187,14 @@ impl BookingService {
 
     /// Holds the slot (one Query, one transaction) and creates its PaymentIntent (one Stripe
     /// call). The same Idempotency-Key again gives the same answer and holds nothing more.
+    /// With `StaleBusyTime::ReadFirst`, busy time not confirmed recently is answered with
+    /// `CalendarsStale` (read those calendars, then book again with `Accept`).
     pub async fn book(
         &self,
         caller: &Caller,
         idempotency_key: Option<&str>,
         input: BookingInput,
+        stale: StaleBusyTime,
     ) -> Result<Booked, ServiceError> {
         caller.require(Group::Clients)?;
         let key = idempotency_key
@@ -210,8 +224,15 @@ impl BookingService {
                 )
                 .await?
                 .ok_or(ServiceError::NotFound("expert"))?;
-            if schedule.profile.calendar_unreadable {
-                return Err(ServiceError::CalendarUnreadable);
+            match schedule.calendar_verdict(now) {
+                CalendarVerdict::Unreadable => return Err(ServiceError::CalendarUnreadable),
+                CalendarVerdict::Stale(connections) if stale == StaleBusyTime::ReadFirst => {
+                    return Err(ServiceError::CalendarsStale {
+                        expert: request.expert_id,
+                        connections,
+                    });
+                }
+                CalendarVerdict::Fresh | CalendarVerdict::Stale(_) => {}
             }
             let settings = schedule
                 .settings

@@ -63,6 +63,9 @@ pub struct CalendarConnection {
     pub next_sync_at: DateTime<Utc>,
     /// What went wrong at the last attempt, for a person to read.
     pub last_error: Option<String>,
+    /// The first failure of the current run of failed reads (`degraded` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded_since: Option<DateTime<Utc>>,
     pub calendars: Vec<ConnectedCalendar>,
     pub created_at: DateTime<Utc>,
     /// Raised by every write; writes are conditional on it.
@@ -198,4 +201,49 @@ pub struct WrittenEvent {
     pub etag: String,
     /// The appointment's revision the event shows (its SEQUENCE).
     pub sequence: u32,
+}
+
+/// Something the expert did to a booking's event in their calendar that needs their decision:
+/// the booking itself is never changed silently, and its time stays reserved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarAttention {
+    /// Deleted from the calendar: not written again.
+    DeletedInCalendar,
+    /// Moved in the calendar to other times than the booking's: left as the expert put it,
+    /// until the booking itself moves or ends.
+    MovedInCalendar,
+}
+
+impl CalendarAttention {
+    pub fn message(self) -> &'static str {
+        match self {
+            CalendarAttention::DeletedInCalendar => {
+                "the event of this booking was deleted from your calendar; the time stays reserved: \
+                 cancel or reschedule the booking if you meant to"
+            }
+            CalendarAttention::MovedInCalendar => {
+                "the event of this booking was moved in your calendar, but the booking keeps its \
+                 time: reschedule the booking to move it, or move the event back"
+            }
+        }
+    }
+}
+
+/// An appointment's attention as shown to its parties: `{"reason": "deleted_in_calendar",
+/// "detail": "..."}`.
+pub fn show_attention<S: serde::Serializer>(
+    attention: &Option<CalendarAttention>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    match attention {
+        None => serializer.serialize_none(),
+        Some(attention) => {
+            let mut shown = serializer.serialize_struct("CalendarAttention", 2)?;
+            shown.serialize_field("reason", attention)?;
+            shown.serialize_field("detail", attention.message())?;
+            shown.end()
+        }
+    }
 }

@@ -91,6 +91,35 @@ pub enum IcalError {
 /// readable DTSTART, or with an unreadable DTEND, DURATION, RRULE, RDATE, EXDATE or
 /// RECURRENCE-ID; a custom VTIMEZONE that cannot be read; or a series over [`MAX_INSTANCES`].
 pub fn busy_intervals(ics: &str, rules: &BusyRules<'_>) -> Result<Vec<Interval>, IcalError> {
+    with_calendar(ics, rules, |calendar, zones| {
+        busy_of_calendar(calendar, zones, rules)
+    })
+}
+
+/// The time one of our own booking events (UID ending with [`OWN_UID_SUFFIX`]) occupies now,
+/// as whoever last saved it left it (the expert may have moved it); `None` when the object
+/// holds none. Refused like [`busy_intervals`].
+pub fn own_event_span(ics: &str, rules: &BusyRules<'_>) -> Result<Option<Interval>, IcalError> {
+    with_calendar(ics, rules, |calendar, zones| {
+        let Some(component) = calendar.components.iter().find(|c| {
+            is(c, "VEVENT")
+                && uid_of(c).is_some_and(is_own_uid)
+                && property(c, "RECURRENCE-ID").is_none()
+        }) else {
+            return Ok(None);
+        };
+        let event = Event::read(component, zones, rules.own_addresses)?;
+        Ok(event.start.place(event.length(), zones.expert))
+    })
+}
+
+/// Reads the object's VCALENDAR and time zones, refusing what [`busy_intervals`] refuses,
+/// and hands them to `read`.
+fn with_calendar<T>(
+    ics: &str,
+    rules: &BusyRules<'_>,
+    read: impl FnOnce(&Component<'_>, &Zones) -> Result<T, IcalError>,
+) -> Result<T, IcalError> {
     if ics.len() > MAX_OBJECT_BYTES {
         return Err(IcalError::TooLarge { bytes: ics.len() });
     }
@@ -110,13 +139,20 @@ pub fn busy_intervals(ics: &str, rules: &BusyRules<'_>) -> Result<Vec<Interval>,
         )));
     }
     let zones = Zones::read(calendar, rules)?;
+    read(calendar, &zones)
+}
 
+fn busy_of_calendar(
+    calendar: &Component<'_>,
+    zones: &Zones,
+    rules: &BusyRules<'_>,
+) -> Result<Vec<Interval>, IcalError> {
     let mut events = Vec::new();
     for component in calendar.components.iter().filter(|c| is(c, "VEVENT")) {
         if uid_of(component).is_some_and(is_own_uid) {
             continue;
         }
-        events.push(Event::read(component, &zones, rules.own_addresses)?);
+        events.push(Event::read(component, zones, rules.own_addresses)?);
     }
 
     let mut replaced: HashMap<&str, Vec<When<'_>>> = HashMap::new();

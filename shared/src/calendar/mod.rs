@@ -3,6 +3,7 @@
 
 pub mod caldav;
 pub mod connection;
+pub mod freshness;
 pub mod guard;
 pub mod ical;
 mod multistatus;

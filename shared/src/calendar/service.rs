@@ -11,7 +11,7 @@ use super::connection::{
     CalendarConnection, ConnectInput, ConnectedCalendar, ConnectionStatus, Provider,
     SYNC_INTERVAL_MINUTES, UpdateInput,
 };
-use super::guard::{self, GuardError, OutboundPolicy, SystemLookup};
+use super::guard::{self, GuardError, HostLookup, OutboundPolicy, SystemLookup};
 use super::secrets::{SecretError, SecretSealer};
 use super::sync::{BookingPush, CalendarSync, SyncOutcome};
 use crate::auth::{Caller, Group};
@@ -27,6 +27,9 @@ use crate::store::dynamo::DynamoStore;
 /// Every call to a calendar provider ends within this, so one slow server cannot stall a
 /// request or a sync batch.
 pub const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A booking waits at most this long for the expert's stale calendars to be read again.
+pub const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a connection could not be made: told to the expert as a 400 that says which.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +115,25 @@ impl SyncQueue {
     pub async fn enqueue(&self, job: &SyncJob) -> Result<(), ServiceError> {
         self.enqueue_all(std::slice::from_ref(job)).await
     }
+
+    /// Makes a received job visible again only after `delay` (its backoff).
+    pub async fn retry_later(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), ServiceError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(i32::try_from(delay.as_secs()).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| {
+                ServiceError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -139,10 +161,19 @@ impl CalendarClients {
         sdk: &aws_config::SdkConfig,
         settings: &CalendarSettings,
     ) -> Result<Self, GuardError> {
+        Self::with_lookup(sdk, settings, SystemLookup)
+    }
+
+    /// The same, names resolved by `lookup` (tests map names to refused addresses with it).
+    pub fn with_lookup(
+        sdk: &aws_config::SdkConfig,
+        settings: &CalendarSettings,
+        lookup: impl HostLookup,
+    ) -> Result<Self, GuardError> {
         let policy = OutboundPolicy {
             allowed_local_hosts: settings.allowed_local_hosts.clone(),
         };
-        let http = guard::client(policy.clone(), SystemLookup, PROVIDER_TIMEOUT)?;
+        let http = guard::client(policy.clone(), lookup, PROVIDER_TIMEOUT)?;
         Ok(CalendarClients {
             caldav: CalDav::new(http, policy),
             sealer: SecretSealer::new(aws_sdk_kms::Client::new(sdk), settings.key_id.clone()),
@@ -206,6 +237,45 @@ impl CalendarService {
         self.sync.push_booking(id).await
     }
 
+    /// Reads the named connections of `expert` again, at once and side by side, before a
+    /// booking. True when every read finished within [`REFRESH_BUDGET`] (each then left its
+    /// verdict in the read state: fresh, or unreadable); false when one did not.
+    pub async fn refresh(
+        &self,
+        expert: ExpertId,
+        connections: &[ConnectionId],
+    ) -> Result<bool, ServiceError> {
+        let reads = connections.iter().map(|&connection_id| async move {
+            self.sync
+                .run(&SyncJob {
+                    expert_id: expert,
+                    connection_id,
+                })
+                .await
+        });
+        match tokio::time::timeout(REFRESH_BUDGET, futures_util::future::join_all(reads)).await {
+            Ok(outcomes) => {
+                for outcome in outcomes {
+                    tracing::info!(expert_id = %expert, outcome = ?outcome?, "calendar read before booking");
+                }
+                Ok(true)
+            }
+            Err(_) => {
+                tracing::warn!(expert_id = %expert, "calendar read before booking timed out");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Delays a received job's next try (see `sync::retry_delay`).
+    pub async fn retry_later(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), ServiceError> {
+        self.queue.retry_later(receipt_handle, delay).await
+    }
+
     /// Runs one sync job (the calendar-sync function's work).
     pub async fn run_sync(&self, job: &SyncJob) -> Result<SyncOutcome, ServiceError> {
         self.sync.run(job).await
@@ -256,6 +326,7 @@ impl CalendarService {
             last_synced_at: None,
             next_sync_at: now,
             last_error: None,
+            degraded_since: None,
             calendars: connected(&remote, !target_taken),
             created_at: now,
             version: 1,

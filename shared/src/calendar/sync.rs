@@ -14,8 +14,10 @@ use reqwest::Url;
 
 use super::caldav::{CalDav, CalDavAccount, CalDavError, WriteCondition};
 use super::connection::{
-    CalendarConnection, ConnectedCalendar, ConnectionStatus, SYNC_INTERVAL_MINUTES, WrittenEvent,
+    CalendarAttention, CalendarConnection, ConnectedCalendar, ConnectionStatus,
+    SYNC_INTERVAL_MINUTES, WrittenEvent,
 };
+use super::freshness;
 use super::ical::{self, BusyRules};
 use super::secrets::{SealedSecret, SecretSealer};
 use super::service::SyncJob;
@@ -24,7 +26,7 @@ use crate::booking::{Appointment, AppointmentStatus, BookingService};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::{AppointmentId, ConnectionId, ExpertId};
-use crate::notifications::NotificationService;
+use crate::notifications::{CalendarAlert, NotificationService};
 use crate::store::dynamo::{DynamoStore, ImportedEvent, SyncWrite};
 
 /// Busy time is imported this far ahead when the expert set no horizon.
@@ -58,10 +60,6 @@ pub enum BookingPush {
     Flagged,
 }
 
-/// Told to the expert on the appointment when they deleted its event from their calendar.
-pub const DELETED_IN_CALENDAR: &str = "the event of this booking was deleted from your calendar; \
-     the time stays reserved: cancel or reschedule the booking if you meant to";
-
 /// The appointment whose booking event lives at `href` (`.../<apt_id>@expert-marketplace.ics`).
 fn own_appointment(href: &Url) -> Option<AppointmentId> {
     let file = href.path_segments()?.next_back()?;
@@ -90,8 +88,27 @@ pub enum SyncOutcome {
     /// Another sync of the same connection wrote first; this one wrote nothing.
     Superseded,
     NeedsReauth,
-    /// Network error, timeout, 429 or 5xx: imported time kept, tried again on schedule.
-    Degraded(String),
+    /// Network error, timeout, 429 or 5xx: imported time kept, tried again later (not before
+    /// `retry_after` when the server said so).
+    Degraded {
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+/// How long a failed job waits before its next try: 10 s, doubling with each receive, at most
+/// 15 minutes, and never sooner than the server's Retry-After (at most 12 hours, SQS's limit).
+pub fn retry_delay(
+    receive_count: u32,
+    retry_after: Option<std::time::Duration>,
+) -> std::time::Duration {
+    const FIRST: u64 = 10;
+    const LONGEST_BACKOFF: u64 = 15 * 60;
+    const LONGEST: u64 = 12 * 60 * 60;
+    let doublings = receive_count.saturating_sub(1).min(16);
+    let backoff = (FIRST << doublings).min(LONGEST_BACKOFF);
+    let asked = retry_after.map_or(0, |d| d.as_secs());
+    std::time::Duration::from_secs(backoff.max(asked).min(LONGEST))
 }
 
 #[derive(Clone)]
@@ -104,17 +121,33 @@ pub struct CalendarSync {
     clock: Arc<dyn Clock>,
 }
 
-/// What reading one calendar produced.
+/// Why reading a calendar failed.
 enum Failure {
     Refused,
-    Transient(String),
+    Transient {
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+impl Failure {
+    fn transient(reason: impl ToString) -> Self {
+        Failure::Transient {
+            reason: reason.to_string(),
+            retry_after: None,
+        }
+    }
 }
 
 impl From<CalDavError> for Failure {
     fn from(error: CalDavError) -> Self {
         match error {
             CalDavError::Unauthorized => Failure::Refused,
-            other => Failure::Transient(other.to_string()),
+            CalDavError::Throttled { retry_after, .. } => Failure::Transient {
+                reason: error.to_string(),
+                retry_after,
+            },
+            other => Failure::transient(other),
         }
     }
 }
@@ -165,14 +198,24 @@ impl CalendarSync {
         let Some(appointment) = self.store.appointment(id).await? else {
             return Ok(BookingPush::Nothing);
         };
-        if appointment.calendar_attention.is_some() {
-            return Ok(BookingPush::Nothing);
+        let written = appointment.calendar_event.clone();
+        // What the expert did in their calendar stands until the booking itself changes: a
+        // deleted event is never written again, a moved one is overwritten only by a move or
+        // an end of the booking (an explicit action).
+        let unchanged = written
+            .as_ref()
+            .is_some_and(|event| event.sequence == appointment.revision);
+        match appointment.calendar_attention {
+            Some(CalendarAttention::DeletedInCalendar) => return Ok(BookingPush::Nothing),
+            Some(CalendarAttention::MovedInCalendar) if unchanged => {
+                return Ok(BookingPush::Nothing);
+            }
+            _ => {}
         }
         let wanted = matches!(
             appointment.status,
             AppointmentStatus::Confirmed | AppointmentStatus::Completed
         );
-        let written = appointment.calendar_event.clone();
         // The calendar the event lives in (once written) or goes to.
         let connection_id = match &written {
             Some(event) => Some(event.connection_id),
@@ -198,7 +241,7 @@ impl CalendarSync {
         };
         let account = self.account_of(&connection, &sealed).await?;
         let outcome = match (wanted, written) {
-            (true, Some(event)) if event.sequence == appointment.revision => BookingPush::Nothing,
+            (true, Some(_)) if unchanged => BookingPush::Nothing,
             (true, Some(event)) => {
                 let url =
                     Url::parse(&event.href).map_err(|e| ServiceError::Queue(e.to_string()))?;
@@ -324,26 +367,86 @@ impl CalendarSync {
         Ok(())
     }
 
-    /// A booking event gone from the calendar: flags its appointment if we wrote its event
-    /// through this connection and it still holds its time.
-    async fn flag_if_ours(
+    /// The appointment behind one of our booking events that changed in the calendar, with
+    /// the event as we wrote it, when it still holds its time through this connection and
+    /// nothing is flagged yet.
+    async fn ours_to_check(
         &self,
         id: AppointmentId,
         connection: ConnectionId,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Option<(Appointment, WrittenEvent)>, ServiceError> {
         let Some(appointment) = self.store.appointment(id).await? else {
-            return Ok(());
+            return Ok(None);
         };
-        match appointment.calendar_event.clone() {
+        Ok(match appointment.calendar_event.clone() {
             Some(event)
                 if event.connection_id == connection
                     && appointment.calendar_attention.is_none()
                     && appointment.status.holds_time() =>
             {
-                self.flag_deleted(&appointment, event).await.map(drop)
+                Some((appointment, event))
             }
-            _ => Ok(()),
+            _ => None,
+        })
+    }
+
+    /// A booking event gone from the calendar: its appointment is flagged.
+    async fn flag_if_deleted(
+        &self,
+        id: AppointmentId,
+        connection: ConnectionId,
+    ) -> Result<(), ServiceError> {
+        match self.ours_to_check(id, connection).await? {
+            Some((appointment, event)) => self.flag_deleted(&appointment, event).await.map(drop),
+            None => Ok(()),
         }
+    }
+
+    /// A booking event changed in the calendar (another ETag than ours): read it; moved to
+    /// other times, its appointment is flagged (the booking keeps its time); otherwise only
+    /// its new ETag is kept.
+    async fn flag_if_moved(
+        &self,
+        account: &CalDavAccount,
+        (id, url, etag): &(AppointmentId, Url, String),
+        connection: ConnectionId,
+        rules: &BusyRules<'_>,
+    ) -> Result<(), ServiceError> {
+        let Some((appointment, mut event)) = self.ours_to_check(*id, connection).await? else {
+            return Ok(());
+        };
+        if &event.etag == etag {
+            return Ok(());
+        }
+        let calendar = url
+            .join("./")
+            .map_err(|e| ServiceError::Queue(e.to_string()))?;
+        let fetched = self
+            .caldav
+            .fetch(account, &calendar, std::slice::from_ref(url))
+            .await
+            .map_err(transient)?;
+        // Gone meanwhile: the removal shows in the next sync.
+        let Some(object) = fetched.into_iter().next() else {
+            return Ok(());
+        };
+        let booked = Interval {
+            start: appointment.start,
+            end: appointment.end,
+        };
+        let attention = match ical::own_event_span(&object.data, rules) {
+            Ok(Some(span)) if span == booked => None,
+            Ok(_) => Some(CalendarAttention::MovedInCalendar),
+            Err(error) => {
+                tracing::warn!(appointment_id = %appointment.id, error = %error, "booking event unreadable");
+                return Ok(());
+            }
+        };
+        event.etag = object.etag;
+        self.store
+            .set_calendar_event(appointment.id, Some(&event), attention)
+            .await?;
+        Ok(())
     }
 
     async fn flag_deleted(
@@ -352,7 +455,11 @@ impl CalendarSync {
         event: WrittenEvent,
     ) -> Result<BookingPush, ServiceError> {
         self.store
-            .set_calendar_event(appointment.id, Some(&event), Some(DELETED_IN_CALENDAR))
+            .set_calendar_event(
+                appointment.id,
+                Some(&event),
+                Some(CalendarAttention::DeletedInCalendar),
+            )
             .await?;
         Ok(BookingPush::Flagged)
     }
@@ -395,6 +502,7 @@ impl CalendarSync {
         let before = connection.clone();
         let owner = (connection.expert_id, connection.id);
         let mut own_removed = Vec::new();
+        let mut own_changed = Vec::new();
         let mut failure = None;
         for calendar in &mut connection.calendars {
             let result = if calendar.busy_source {
@@ -406,6 +514,7 @@ impl CalendarSync {
             match result {
                 Ok(changes) => {
                     own_removed.extend(changes.own_removed);
+                    own_changed.extend(changes.own_changed);
                     report.fetched += changes.fetched;
                     report.skipped += changes.skipped;
                     report.stored += changes.write.put.len();
@@ -419,7 +528,7 @@ impl CalendarSync {
                 }
             }
         }
-        let outcome = match failure {
+        let outcome = match &failure {
             None => {
                 connection.status = ConnectionStatus::Ok;
                 connection.last_error = None;
@@ -437,38 +546,94 @@ impl CalendarSync {
                 );
                 SyncOutcome::NeedsReauth
             }
-            Some(Failure::Transient(why)) => {
+            Some(Failure::Transient {
+                reason,
+                retry_after,
+            }) => {
                 connection.calendars = before.calendars.clone();
                 write = SyncWrite::default();
                 connection.status = ConnectionStatus::Degraded;
-                connection.last_error = Some(why.clone());
-                SyncOutcome::Degraded(why)
+                connection.last_error = Some(reason.clone());
+                SyncOutcome::Degraded {
+                    reason: reason.clone(),
+                    retry_after: *retry_after,
+                }
             }
         };
+        // A failing episode starts at its first failure and ends at the next good read.
+        connection.degraded_since = match connection.status {
+            ConnectionStatus::Degraded => before.degraded_since.or(Some(now)),
+            _ => None,
+        };
         for appointment in own_removed {
-            self.flag_if_ours(appointment, connection.id).await?;
+            self.flag_if_deleted(appointment, connection.id).await?;
+        }
+        if failure.is_none() {
+            for changed in &own_changed {
+                self.flag_if_moved(&account, changed, connection.id, &rules)
+                    .await?;
+            }
         }
         let unchanged = write.put.is_empty()
             && write.deleted.is_empty()
             && connection.calendars == before.calendars
             && connection.status == before.status
-            && connection.last_error == before.last_error;
+            && connection.last_error == before.last_error
+            && connection.degraded_since == before.degraded_since;
         if unchanged {
-            return Ok(outcome);
+            // Nothing to write, but the read time once it grows old (so that a booking can
+            // tell a healthy calendar from a sync that stopped running).
+            let read_at = schedule
+                .calendars
+                .iter()
+                .find(|s| s.connection_id == connection.id)
+                .and_then(|s| s.read_at);
+            if matches!(outcome, SyncOutcome::Synced(_)) && freshness::heartbeat_due(read_at, now) {
+                self.store
+                    .confirm_read(connection.expert_id, connection.id, now)
+                    .await?;
+            }
+        } else {
+            connection.last_synced_at = Some(now);
+            connection.next_sync_at = now + Duration::minutes(SYNC_INTERVAL_MINUTES);
+            if !self.store.apply_sync(&connection, write).await? {
+                return Ok(SyncOutcome::Superseded);
+            }
         }
-        connection.last_synced_at = Some(now);
-        connection.next_sync_at = now + Duration::minutes(SYNC_INTERVAL_MINUTES);
-        if !self.store.apply_sync(&connection, write).await? {
-            return Ok(SyncOutcome::Superseded);
-        }
-        // The refusal is new: the expert hears of it once (the connection's version names it).
-        if outcome == SyncOutcome::NeedsReauth && before.status != ConnectionStatus::NeedsReauth {
-            let occasion = format!("reauth:{}:{}", connection.id, before.version);
-            self.notifications
-                .calendar_refused(&connection, &occasion)
-                .await?;
-        }
+        self.alert_expert(&connection, &before, &outcome, now)
+            .await?;
         Ok(outcome)
+    }
+
+    /// Tells the expert, once per episode, of a refused password (at once: only they can fix
+    /// it) or of a calendar unreadable for 10 minutes (a blip that heals emails nobody).
+    async fn alert_expert(
+        &self,
+        connection: &CalendarConnection,
+        before: &CalendarConnection,
+        outcome: &SyncOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let (alert, occasion) = match (outcome, connection.degraded_since) {
+            // The connection's version names the refusal.
+            (SyncOutcome::NeedsReauth, _) if before.status != ConnectionStatus::NeedsReauth => (
+                CalendarAlert::Refused,
+                format!("reauth:{}:{}", connection.id, before.version),
+            ),
+            (SyncOutcome::Degraded { .. }, Some(since))
+                if freshness::degraded_email_due(since, now) =>
+            {
+                (
+                    CalendarAlert::Unreachable { since },
+                    format!("degraded:{}:{}", connection.id, since.timestamp()),
+                )
+            }
+            _ => return Ok(()),
+        };
+        self.notifications
+            .calendar_alert(connection, &occasion, alert)
+            .await?;
+        Ok(())
     }
 
     /// Reads one calendar's changes since its token (or everything, for a first read, an
@@ -481,7 +646,7 @@ impl CalendarSync {
         rules: &BusyRules<'_>,
         now: DateTime<Utc>,
     ) -> Result<CalendarChanges, Failure> {
-        let url = Url::parse(&calendar.url).map_err(|e| Failure::Transient(e.to_string()))?;
+        let url = Url::parse(&calendar.url).map_err(Failure::transient)?;
         let expand_again = calendar
             .full_read_at
             .is_none_or(|at| now - at >= Duration::hours(FULL_READ_EVERY_HOURS));
@@ -504,17 +669,19 @@ impl CalendarSync {
             self.store
                 .imported_events(expert, connection, &calendar.id)
                 .await
-                .map_err(|e| Failure::Transient(e.to_string()))?
+                .map_err(Failure::transient)?
         } else {
             HashMap::new()
         };
         let mut to_fetch: Vec<Url> = Vec::new();
-        // Our own booking events block through the booking already: never read back.
-        for (member, etag) in changes
-            .changed
-            .iter()
-            .filter(|(m, _)| own_appointment(m).is_none())
-        {
+        for (member, etag) in &changes.changed {
+            // Our own booking events block through the booking already: never read back as
+            // busy time, only checked for a move by the expert.
+            if let Some(appointment) = own_appointment(member) {
+                out.own_changed
+                    .push((appointment, member.clone(), etag.clone()));
+                continue;
+            }
             // A re-listing after a lost token skips what is stored already; the daily read
             // expands everything again.
             let known = stored.get(member.as_str()) == Some(etag);
@@ -580,7 +747,7 @@ impl CalendarSync {
             .store
             .imported_events(expert, connection, &calendar.id)
             .await
-            .map_err(|e| Failure::Transient(e.to_string()))?;
+            .map_err(Failure::transient)?;
         calendar.sync_token = None;
         calendar.full_read_at = None;
         let mut out = CalendarChanges::default();
@@ -597,6 +764,34 @@ struct CalendarChanges {
     write: SyncWrite,
     /// The appointments whose booking events disappeared from the calendar.
     own_removed: Vec<AppointmentId>,
+    /// Our booking events that changed in the calendar: appointment, href, new ETag.
+    own_changed: Vec<(AppointmentId, Url, String)>,
     fetched: usize,
     skipped: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::retry_delay;
+
+    #[test]
+    fn retries_back_off_and_never_come_sooner_than_the_server_asked() {
+        let seconds = |receives, asked: Option<u64>| {
+            retry_delay(receives, asked.map(Duration::from_secs)).as_secs()
+        };
+        // Doubling from 10 s with each receive, capped at 15 minutes.
+        assert_eq!(
+            (1..=5).map(|n| seconds(n, None)).collect::<Vec<_>>(),
+            [10, 20, 40, 80, 160]
+        );
+        assert_eq!(seconds(12, None), 900);
+        assert_eq!(seconds(u32::MAX, None), 900);
+        assert_eq!(seconds(0, None), 10);
+        // Retry-After wins when it is longer, up to SQS's 12-hour limit.
+        assert_eq!(seconds(1, Some(120)), 120);
+        assert_eq!(seconds(4, Some(30)), 80);
+        assert_eq!(seconds(1, Some(86_400)), 43_200);
+    }
 }

@@ -64,10 +64,6 @@ pub struct ExpertProfile {
     pub rating: Rating,
     /// Whether an external calendar keeps the slots current; nothing more is shown of it.
     pub calendar_connected: bool,
-    /// A connected calendar could not be read at its last sync: its busy time is unknown, so
-    /// the expert's slots are hidden until it can.
-    #[serde(skip)]
-    pub calendar_unreadable: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -7,3 +7,4 @@ mod service;
 pub mod templates;
 
 pub use service::NotificationService;
+pub use templates::CalendarAlert;

@@ -9,7 +9,7 @@ use aws_sdk_ses::types::RawMessage;
 
 use super::email::Email;
 use super::ics::Method;
-use super::templates::{self, Session};
+use super::templates::{self, CalendarAlert, Session};
 use crate::booking::{BookingService, Role};
 use crate::calendar::connection::CalendarConnection;
 use crate::clock::Clock;
@@ -124,12 +124,13 @@ impl NotificationService {
         Ok(usize::from(sent))
     }
 
-    /// Tells the expert, once per refusal (`occasion`), that a calendar connection needs a
-    /// new password. Answers whether the email went out now.
-    pub async fn calendar_refused(
+    /// Tells the expert, once per `occasion` (a refusal, a run of failed reads), that a
+    /// calendar connection cannot be read. Answers whether the email went out now.
+    pub async fn calendar_alert(
         &self,
         connection: &CalendarConnection,
         occasion: &str,
+        alert: CalendarAlert,
     ) -> Result<bool, ServiceError> {
         let Some(profile) = self.store.profile(connection.expert_id).await? else {
             return Ok(false);
@@ -142,10 +143,10 @@ impl NotificationService {
         else {
             return Ok(false);
         };
-        let email = templates::calendar_refused_email(
+        let email = templates::calendar_alert_email(
             &profile.display_name,
-            &connection.account,
-            &connection.server_url,
+            (&connection.account, &connection.server_url),
+            alert,
             &address,
         );
         self.once_for(&format!("{occasion}:expert"), self.send(&email, occasion))

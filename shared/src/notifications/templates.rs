@@ -123,26 +123,53 @@ pub fn message_email(reader: &Party, writer: &Party, start: DateTime<Utc>, addre
 
 /// Tells the expert that their calendar server refused the password: their slots are hidden
 /// until they connect it again.
-pub fn calendar_refused_email(expert: &str, account: &str, server: &str, address: &str) -> Email {
+/// Why an expert is told about one of their calendar connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CalendarAlert {
+    /// The provider refused the password or the grant: only the expert can fix it.
+    Refused,
+    /// The calendar could not be read since `since` (network, timeouts, 429, 5xx).
+    Unreachable { since: DateTime<Utc> },
+}
+
+/// The email that tells an expert their calendar cannot be read, and what to do.
+pub fn calendar_alert_email(
+    expert: &str,
+    (account, server): (&str, &str),
+    alert: CalendarAlert,
+    address: &str,
+) -> Email {
+    let hidden = "Until the calendar can be read again, your free slots are hidden from \
+                  clients, so that nobody books over an event we cannot see.";
+    let (subject, what, remedy) = match alert {
+        CalendarAlert::Refused => (
+            "Your calendar needs to be connected again",
+            format!(
+                "your calendar server ({server}) refused the password of the account {account}."
+            ),
+            "Connect the calendar again with a new app-specific password (for iCloud: \
+             appleid.apple.com, Sign-In and Security, App-Specific Passwords; changing the Apple ID \
+             password revokes them all).",
+        ),
+        CalendarAlert::Unreachable { since } => (
+            "We cannot read your calendar",
+            format!(
+                "we have not been able to read the calendar of the account {account} ({server}) \
+                 since {} UTC.",
+                since.format("%Y-%m-%d %H:%M")
+            ),
+            "We keep trying every few minutes and your slots come back by themselves once it \
+             answers. If it stays unreachable, check the account with the provider, or \
+             disconnect it from your calendar settings.",
+        ),
+    };
     let lines = [
         format!("Hello {expert},"),
         String::new(),
-        format!(
-            "your calendar server ({server}) refused the password of the account {account}. \
-             Until the calendar can be read again, your free slots are hidden from clients, \
-             so that nobody books over an event we cannot see."
-        ),
-        "Connect the calendar again with a new app-specific password (for iCloud: \
-         appleid.apple.com, Sign-In and Security, App-Specific Passwords; changing the Apple ID \
-         password revokes them all)."
-            .to_owned(),
+        format!("{what} {hidden}"),
+        remedy.to_owned(),
     ];
-    email(
-        address,
-        "Your calendar needs to be connected again".to_owned(),
-        &lines,
-        None,
-    )
+    email(address, subject.to_owned(), &lines, None)
 }
 
 fn local(at: DateTime<Utc>, zone: Tz) -> String {

@@ -20,7 +20,7 @@ pub async fn book(
     JsonBody(input): JsonBody<BookingInput>,
 ) -> Result<(StatusCode, Json<Booked>), ApiError> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let booked = services.bookings.book(&caller, key, input).await?;
+    let booked = services.book(&caller, key, input).await?;
     Ok((StatusCode::CREATED, Json(booked)))
 }
 

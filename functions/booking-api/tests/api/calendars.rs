@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 use crate::booking::{book, bookable_expert, booking, monday_at, three_days_before};
 use crate::helpers::{RequestCounter, TestApp, User, profile_body, spawn_app, spawn_app_counting};
 
-const CALENDARS: &str = "/v1/experts/me/calendars";
+pub(crate) const CALENDARS: &str = "/v1/experts/me/calendars";
 
 /// An expert with a profile, and a Radicale account with an event calendar and a task list.
-async fn expert_with_account(app: &TestApp, sub: &str) -> (User, RadicaleAccount) {
+pub(crate) async fn expert_with_account(app: &TestApp, sub: &str) -> (User, RadicaleAccount) {
     let expert = app.expert(sub);
     app.put("/v1/experts/me", Some(&expert), &profile_body())
         .await
@@ -28,7 +28,7 @@ async fn expert_with_account(app: &TestApp, sub: &str) -> (User, RadicaleAccount
     (expert, account)
 }
 
-fn connect_body(account: &RadicaleAccount) -> Value {
+pub(crate) fn connect_body(account: &RadicaleAccount) -> Value {
     json!({
         "provider": "caldav",
         "server_url": account.server_url.as_str(),
@@ -38,7 +38,7 @@ fn connect_body(account: &RadicaleAccount) -> Value {
 }
 
 /// Every item of the test's table, as DynamoDB JSON text.
-async fn raw_table(app: &TestApp) -> String {
+pub(crate) async fn raw_table(app: &TestApp) -> String {
     let items = app
         .store
         .client()
@@ -53,7 +53,7 @@ async fn raw_table(app: &TestApp) -> String {
 }
 
 /// The sync jobs waiting on the calendar-sync queue (taken off it).
-async fn sync_jobs(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn sync_jobs(app: &TestApp) -> Vec<Value> {
     app.drain_queue(&app.calendar_sync_queue).await
 }
 
@@ -289,24 +289,36 @@ async fn one_booking_target_across_connections_and_strangers_see_nothing() {
     assert!(!raw_table(&app).await.contains("S(\"calendar_connection\")"));
 }
 
-struct Connected {
-    expert: String,
-    ada: User,
-    account: RadicaleAccount,
+pub(crate) struct Connected {
+    pub expert: String,
+    pub ada: User,
+    pub account: RadicaleAccount,
     /// A sync job of the connection.
-    job: SyncJob,
+    pub job: SyncJob,
 }
 
 /// Bookable Ada, seen from three days before Monday, with a Radicale calendar connected.
 async fn connected_expert(app: &TestApp) -> Connected {
+    connected_expert_through(app, None).await
+}
+
+/// The same, connected through `server_url` (a proxy in front of Radicale) when given.
+pub(crate) async fn connected_expert_through(
+    app: &TestApp,
+    server_url: Option<&reqwest::Url>,
+) -> Connected {
     let expert = bookable_expert(app, 18_000, "usd").await;
     three_days_before(app);
     let ada = app.expert("ada");
     let account = RadicaleAccount::create(&[("work", "VEVENT")])
         .await
         .unwrap();
+    let mut body = connect_body(&account);
+    if let Some(url) = server_url {
+        body["server_url"] = json!(url.as_str());
+    }
     let connection = app
-        .post(CALENDARS, Some(&ada), &connect_body(&account))
+        .post(CALENDARS, Some(&ada), &body)
         .await
         .ok(StatusCode::CREATED)
         .clone();
@@ -323,7 +335,7 @@ async fn connected_expert(app: &TestApp) -> Connected {
 }
 
 /// The starts of the free hours of Monday 09:00-17:00 (London).
-async fn free_hours(app: &TestApp, expert: &str) -> Vec<DateTime<Utc>> {
+pub(crate) async fn free_hours(app: &TestApp, expert: &str) -> Vec<DateTime<Utc>> {
     let format = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let slots = app
         .get(
@@ -344,7 +356,7 @@ async fn free_hours(app: &TestApp, expert: &str) -> Vec<DateTime<Utc>> {
 }
 
 /// An event from `start` for an hour, as another CalDAV client writes it.
-fn event(uid: &str, start: DateTime<Utc>) -> String {
+pub(crate) fn event(uid: &str, start: DateTime<Utc>) -> String {
     let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//another client//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:{}\r\nDTEND:{}\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
@@ -353,7 +365,7 @@ fn event(uid: &str, start: DateTime<Utc>) -> String {
     )
 }
 
-async fn put_event(account: &RadicaleAccount, name: &str, body: String) {
+pub(crate) async fn put_event(account: &RadicaleAccount, name: &str, body: String) {
     let status = account
         .request(Method::PUT, &format!("work/{name}.ics"))
         .unwrap()
@@ -529,6 +541,7 @@ async fn two_schedulers_at_once_queue_each_of_200_due_connections_exactly_once()
             last_synced_at: None,
             next_sync_at: now - Duration::minutes(1),
             last_error: None,
+            degraded_since: None,
             calendars: Vec::new(),
             created_at: now,
             version: 1,
@@ -593,7 +606,7 @@ async fn the_sync_function_retries_what_it_could_not_do_and_drops_nothing() {
 
 /// Relays the outbox to the bus and runs the calendar-sync function over its queue, as the
 /// schedule and Lambda's SQS trigger do.
-async fn deliver_to_calendar(app: &TestApp) {
+pub(crate) async fn deliver_to_calendar(app: &TestApp) {
     app.services.relay.as_ref().unwrap().run().await.unwrap();
     let sqs = aws_sdk_sqs::Client::new(&marketplace::config::aws_sdk_config().await);
     let calendars = app.services.calendars.as_ref().unwrap();
@@ -605,7 +618,10 @@ async fn deliver_to_calendar(app: &TestApp) {
 }
 
 /// The booking's event as Radicale holds it: (status, ETag, body).
-async fn event_in_radicale(account: &RadicaleAccount, id: &str) -> (u16, String, String) {
+pub(crate) async fn event_in_radicale(
+    account: &RadicaleAccount,
+    id: &str,
+) -> (u16, String, String) {
     let response = account
         .request(Method::GET, &format!("work/{id}@expert-marketplace.ics"))
         .unwrap()
@@ -622,7 +638,7 @@ async fn event_in_radicale(account: &RadicaleAccount, id: &str) -> (u16, String,
 }
 
 /// How many objects the calendar holds.
-async fn objects_in(account: &RadicaleAccount) -> usize {
+pub(crate) async fn objects_in(account: &RadicaleAccount) -> usize {
     let body = account
         .request(Method::from_bytes(b"PROPFIND").unwrap(), "work/")
         .unwrap()
@@ -733,8 +749,12 @@ async fn bookings_appear_move_and_leave_the_experts_calendar() {
         .await;
     let seen = seen.ok(StatusCode::OK);
     assert_eq!(seen["status"], "confirmed");
+    assert_eq!(
+        seen["calendar_attention"]["reason"], "deleted_in_calendar",
+        "{seen}"
+    );
     assert!(
-        seen["calendar_attention"]
+        seen["calendar_attention"]["detail"]
             .as_str()
             .unwrap()
             .contains("deleted"),

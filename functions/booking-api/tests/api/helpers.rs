@@ -131,6 +131,14 @@ fn install_logging() {
 }
 
 pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
+    spawn_app_with(counter, |_| {}).await
+}
+
+/// An app whose dev-server options `adjust` changes first (the calendar guard's settings).
+pub async fn spawn_app_with(
+    counter: RequestCounter,
+    adjust: impl FnOnce(&mut DevServerOptions),
+) -> TestApp {
     install_logging();
     let (_, table) = bootstrap::fresh_table("api")
         .await
@@ -142,10 +150,11 @@ pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
             .build(),
     );
     let clock = Arc::new(OffsetClock::default());
-    let options = DevServerOptions {
+    let mut options = DevServerOptions {
         clock: clock.clone(),
         ..DevServerOptions::for_tests(SECRET)
     };
+    adjust(&mut options);
     let webhook_secret = options.webhook_secret.clone();
     let server = DevServer::bind(&sdk, client, &table, options)
         .await

@@ -6,6 +6,7 @@ mod appointments;
 mod auth;
 mod availability;
 mod booking;
+mod calendar_faults;
 mod calendars;
 mod cancel;
 mod conversation;

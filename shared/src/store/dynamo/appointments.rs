@@ -19,7 +19,7 @@ use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
     PaymentRecord, Price, ProblemReport, SweepDue,
 };
-use crate::calendar::connection::WrittenEvent;
+use crate::calendar::connection::{CalendarAttention, WrittenEvent};
 use crate::events::{DomainEvent, EventKind};
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
@@ -81,7 +81,7 @@ struct AppointmentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     calendar_event: Option<WrittenEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    calendar_attention: Option<String>,
+    calendar_attention: Option<CalendarAttention>,
     #[serde(default)]
     revision: u32,
     created_at: DateTime<Utc>,
@@ -126,7 +126,7 @@ impl AppointmentRecord {
             completion: a.completion.clone(),
             problem: a.problem.clone(),
             calendar_event: a.calendar_event.clone(),
-            calendar_attention: a.calendar_attention.clone(),
+            calendar_attention: a.calendar_attention,
             revision: a.revision,
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
@@ -437,7 +437,7 @@ impl DynamoStore {
         &self,
         id: AppointmentId,
         event: Option<&WrittenEvent>,
-        attention: Option<&str>,
+        attention: Option<CalendarAttention>,
     ) -> Result<(), StoreError> {
         let key = keys::appointment(&id);
         let mut set = Vec::new();
@@ -463,7 +463,11 @@ impl DynamoStore {
         match attention {
             Some(attention) => {
                 set.push("calendar_attention = :attention");
-                update = update.expression_attribute_values(":attention", string(attention));
+                update = update.expression_attribute_values(
+                    ":attention",
+                    serde_dynamo::to_attribute_value(attention)
+                        .map_err(|e| StoreError::corrupt(&key, e))?,
+                );
             }
             None => remove.push("calendar_attention"),
         }

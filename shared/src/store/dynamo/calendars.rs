@@ -11,11 +11,13 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::accounts::timestamp;
 use super::{DynamoStore, keys, string};
 use crate::availability::Interval;
 use crate::calendar::connection::{
     CalendarConnection, ConnectedCalendar, ConnectionStatus, Provider,
 };
+use crate::calendar::freshness::CalendarReadState;
 use crate::calendar::secrets::SealedSecret;
 use crate::ids::{ConnectionId, ExpertId};
 use crate::store::StoreError;
@@ -41,6 +43,8 @@ struct ConnectionRecord {
     next_sync_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    degraded_since: Option<DateTime<Utc>>,
     calendars: Vec<CalendarRecord>,
     created_at: DateTime<Utc>,
     version: u64,
@@ -79,6 +83,7 @@ impl ConnectionRecord {
             last_synced_at: connection.last_synced_at,
             next_sync_at: connection.next_sync_at,
             last_error: connection.last_error.clone(),
+            degraded_since: connection.degraded_since,
             calendars: connection
                 .calendars
                 .iter()
@@ -104,6 +109,7 @@ impl ConnectionRecord {
                 last_synced_at: self.last_synced_at,
                 next_sync_at: self.next_sync_at,
                 last_error: self.last_error,
+                degraded_since: self.degraded_since,
                 calendars: self
                     .calendars
                     .into_iter()
@@ -192,11 +198,34 @@ struct ImportedRecord {
     intervals: Vec<Interval>,
 }
 
-/// Transactions take at most 100 items; the last carries the connection and the profile.
+/// A connection's read state, in the expert partition (see `calendar::freshness`).
+#[derive(Serialize, Deserialize)]
+struct ReadStateRecord {
+    pk: String,
+    sk: String,
+    entity: String,
+    connection_id: ConnectionId,
+    readable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    read_at: Option<DateTime<Utc>>,
+}
+
+pub(super) fn parse_read_state(pk: &str, item: Item) -> Result<CalendarReadState, StoreError> {
+    let record: ReadStateRecord =
+        serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(pk, e))?;
+    Ok(CalendarReadState {
+        connection_id: record.connection_id,
+        readable: record.readable,
+        read_at: record.read_at,
+    })
+}
+
+/// Transactions take at most 100 items; the last carries the connection and its read state.
 const PER_TRANSACTION: usize = 98;
 
 impl DynamoStore {
-    /// Stores a new connection and counts it on the expert's profile, all or nothing.
+    /// Stores a new connection, its read state (readable, never read) and its count on the
+    /// expert's profile, all or nothing.
     pub async fn create_connection(
         &self,
         connection: &CalendarConnection,
@@ -206,10 +235,20 @@ impl DynamoStore {
             &ConnectionRecord::new(connection, secret),
             keys::connection(&connection.id),
         )?;
-        let count = self.count_connections(connection.expert_id, 1, &connection.id)?;
+        let state = ReadStateRecord {
+            pk: keys::expert(&connection.expert_id),
+            sk: keys::read_state(&connection.id),
+            entity: "calendar_read_state".into(),
+            connection_id: connection.id,
+            readable: true,
+            read_at: None,
+        };
+        let state = self.put_new(&state, state.sk.clone())?;
+        let count = self.count_connections(connection.expert_id, 1)?;
         self.client
             .transact_write_items()
             .transact_items(put)
+            .transact_items(state)
             .transact_items(count)
             .send()
             .await
@@ -217,33 +256,19 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// `calendar_connections` on the profile, which the public profile shows as a yes or no;
-    /// a connection that goes is also forgotten among the unreadable ones.
+    /// `calendar_connections` on the profile, which the public profile shows as a yes or no.
     fn count_connections(
         &self,
         expert: ExpertId,
         by: i64,
-        connection: &ConnectionId,
     ) -> Result<TransactWriteItem, StoreError> {
-        let expression = if by < 0 {
-            "ADD calendar_connections :by DELETE unreadable_calendars :connection"
-        } else {
-            "ADD calendar_connections :by"
-        };
-        let mut update = Update::builder()
+        let update = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, string(keys::expert(&expert)))
             .key(keys::SK, string(keys::PROFILE))
-            .update_expression(expression)
+            .update_expression("ADD calendar_connections :by")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":by", AttributeValue::N(by.to_string()));
-        if by < 0 {
-            update = update.expression_attribute_values(
-                ":connection",
-                AttributeValue::Ss(vec![connection.to_string()]),
-            );
-        }
-        let update = update
+            .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -356,7 +381,8 @@ impl DynamoStore {
         }
     }
 
-    /// Removes a connection (and its count on the profile), then the busy time it imported.
+    /// Removes a connection (with its read state and its count on the profile), then the busy
+    /// time it imported.
     /// Answers whether there was one; the busy time is purged either way, so a retry after a
     /// failure half-way finishes the job.
     pub async fn delete_connection(
@@ -371,11 +397,18 @@ impl DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+        let state = Delete::builder()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::expert(&expert)))
+            .key(keys::SK, string(keys::read_state(&id)))
+            .build()
+            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
         let existed = match self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(self.count_connections(expert, -1, &id)?)
+            .transact_items(TransactWriteItem::builder().delete(state).build())
+            .transact_items(self.count_connections(expert, -1)?)
             .send()
             .await
         {
@@ -505,15 +538,12 @@ impl DynamoStore {
         }
         let last = chunks.len() - 1;
         for (i, mut chunk) in chunks.into_iter().enumerate() {
-            // The last transaction carries the connection's new state (and whether the
-            // expert's calendars can be read, on the profile the slot search reads); the ones
-            // before only move its version on.
+            // The last transaction carries the connection's new state (and its read state,
+            // which the slot search reads); the ones before only move its version on.
             let state = (i == last).then_some(connection);
             chunk.push(self.connection_step(connection, version, state)?);
             if state.is_some() {
-                chunk.push(
-                    self.mark_readable(connection, connection.status == ConnectionStatus::Ok)?,
-                );
+                chunk.push(self.read_state_update(connection)?);
             }
             match self
                 .client
@@ -532,28 +562,53 @@ impl DynamoStore {
         Ok(true)
     }
 
-    /// The profile's `unreadable_calendars`: the connections whose last read failed. While it
-    /// is not empty the expert's slots are hidden (a calendar that cannot be read is never
-    /// taken as free).
-    fn mark_readable(
+    /// The connection's read state after a sync: readable or not, and when read (if it was).
+    fn read_state_update(
         &self,
         connection: &CalendarConnection,
-        readable: bool,
     ) -> Result<TransactWriteItem, StoreError> {
-        let verb = if readable { "DELETE" } else { "ADD" };
-        let update = Update::builder()
+        let readable = connection.status == ConnectionStatus::Ok;
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, string(keys::expert(&connection.expert_id)))
-            .key(keys::SK, string(keys::PROFILE))
-            .update_expression(format!("{verb} unreadable_calendars :connection"))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(
-                ":connection",
-                AttributeValue::Ss(vec![connection.id.to_string()]),
-            )
+            .key(keys::SK, string(keys::read_state(&connection.id)))
+            .expression_attribute_values(":readable", AttributeValue::Bool(readable));
+        update = match connection.last_synced_at.filter(|_| readable) {
+            Some(at) => update
+                .update_expression("SET readable = :readable, read_at = :at")
+                .expression_attribute_values(":at", string(timestamp(at))),
+            None => update.update_expression("SET readable = :readable"),
+        };
+        let update = update
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Records that a read confirmed the connection's busy time at `at` (the heartbeat of a
+    /// sync that found nothing changed). Never moves the time back, and leaves an unreadable
+    /// or removed connection alone.
+    pub async fn confirm_read(
+        &self,
+        expert: ExpertId,
+        id: ConnectionId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::expert(&expert)))
+            .key(keys::SK, string(keys::read_state(&id)))
+            .update_expression("SET read_at = :at")
+            .condition_expression(
+                "readable = :yes AND (attribute_not_exists(read_at) OR read_at < :at)",
+            )
+            .expression_attribute_values(":at", string(timestamp(at)))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        super::conditional(result)
     }
 
     /// Moves the connection from `version` to the next, writing its state when given.
@@ -603,12 +658,27 @@ impl DynamoStore {
                         .map_err(|e| StoreError::corrupt(&key, e))?,
                 )
                 .expression_attribute_values(":due", string(due));
+            let mut removed = Vec::new();
             match &state.last_error {
                 Some(error) => {
                     expression.push_str(", last_error = :error");
                     update = update.expression_attribute_values(":error", string(error));
                 }
-                None => expression.push_str(" REMOVE last_error"),
+                None => removed.push("last_error"),
+            }
+            match state.degraded_since {
+                Some(since) => {
+                    expression.push_str(", degraded_since = :since");
+                    update = update.expression_attribute_values(
+                        ":since",
+                        serde_dynamo::to_attribute_value(since)
+                            .map_err(|e| StoreError::corrupt(&key, e))?,
+                    );
+                }
+                None => removed.push("degraded_since"),
+            }
+            if !removed.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
             }
         }
         let update = update

@@ -19,6 +19,7 @@ use super::appointments::parse_claim_day;
 use super::{DynamoStore, keys, string};
 use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
 use crate::booking::ClaimDay;
+use crate::calendar::freshness::{self, CalendarReadState, CalendarVerdict};
 use crate::experts::{
     ExpertProfile, ExpertSummary, PayoutState, ProfileDraft, Rating, SearchCursor, SearchQuery,
 };
@@ -57,9 +58,6 @@ struct ProfileRecord {
     /// Counted by the calendar connections' own writes.
     #[serde(default)]
     calendar_connections: i64,
-    /// Connections whose last read failed (a string set, kept by the calendar sync).
-    #[serde(default, skip_serializing)]
-    unreadable_calendars: Vec<String>,
     /// How many search entries (`ENTRY#00`...) the last write left.
     #[serde(default)]
     search_entries: u32,
@@ -88,7 +86,6 @@ impl ProfileRecord {
             payouts_enabled: false,
             version: 1,
             calendar_connections: 0,
-            unreadable_calendars: Vec::new(),
             search_entries: 0,
         }
     }
@@ -117,7 +114,6 @@ impl ProfileRecord {
             },
             rating: Rating::from_totals(self.rating_count, self.rating_sum),
             calendar_connected: self.calendar_connections > 0,
-            calendar_unreadable: !self.unreadable_calendars.is_empty(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -656,6 +652,15 @@ pub struct ExpertSchedule {
     pub external_busy: Vec<Interval>,
     /// The versioned claim lists read, by UTC day.
     pub claim_days: Vec<ClaimDay>,
+    /// The read state of each connected calendar.
+    pub calendars: Vec<CalendarReadState>,
+}
+
+impl ExpertSchedule {
+    /// What the expert's calendars allow at `now` (see `calendar::freshness`).
+    pub fn calendar_verdict(&self, now: DateTime<Utc>) -> CalendarVerdict {
+        freshness::verdict(&self.calendars, now)
+    }
 }
 
 impl DynamoStore {
@@ -683,6 +688,7 @@ impl DynamoStore {
         let mut busy = Vec::new();
         let mut external_busy = Vec::new();
         let mut claim_days = Vec::new();
+        let mut calendars = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| StoreError::request("Query", e))?;
             let sk = item
@@ -702,6 +708,9 @@ impl DynamoStore {
                         });
                     }
                     claim_days.push(day);
+                }
+                state_key if state_key.starts_with(keys::READ_STATE_PREFIX) => {
+                    calendars.push(super::calendars::parse_read_state(&pk, item)?);
                 }
                 busy_key if busy_key.starts_with(keys::BUSY_PREFIX) => {
                     let record: BusyRecord = serde_dynamo::from_item(item)
@@ -723,6 +732,7 @@ impl DynamoStore {
             busy,
             external_busy,
             claim_days,
+            calendars,
         }))
     }
 }

@@ -20,6 +20,7 @@
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
 //! | calendar connection   | `CALENDARS#<exp_id>` | `CONNECTION#<cal_id>` (gsi4: `CALENDAR_SYNC` / `<next sync>#<exp_id>#<cal_id>`) |
 //! | imported busy time of one calendar event | `EXPERT#<exp_id>` | `BUSY#~cal#<cal_id>#<calendar>#<event>` |
+//! | read state of a connection (readable, last confirmed) | `EXPERT#<exp_id>` | `CALREAD#<cal_id>` |
 //! | search entry          | `SEARCH#<exp_id>`  | `ENTRY#<nn>` (gsi3: `SPEC#<spec or *>` / `<currency>#<rate>#<exp_id>`) |
 //!
 //! The expert partition is the slot search's one Query: later busy items (bookings, holds,
@@ -198,6 +199,14 @@ pub fn calendars(expert: &ExpertId) -> String {
 
 pub fn connection(id: &crate::ids::ConnectionId) -> String {
     format!("CONNECTION#{id}")
+}
+
+/// A connection's read state in the expert partition (readable, last confirmed), where the
+/// slot search's Query sees it: `C` sorts after `BUSY#` and before `PROFILE`.
+pub const READ_STATE_PREFIX: &str = "CALREAD#";
+
+pub fn read_state(id: &crate::ids::ConnectionId) -> String {
+    format!("{READ_STATE_PREFIX}{id}")
 }
 
 /// gsi4: calendar connections by the time their next sync is due.
