@@ -57,6 +57,10 @@ pub struct CalendarConnection {
     pub provider: Provider,
     /// The account's user name, as the expert typed it.
     pub account: String,
+    /// The expert's calendar addresses (their sign-in email, the account if it is one): an
+    /// invitation they declined under one of them is free time.
+    #[serde(skip)]
+    pub own_addresses: Vec<String>,
     pub server_url: String,
     pub status: ConnectionStatus,
     pub last_synced_at: Option<DateTime<Utc>>,

@@ -321,6 +321,7 @@ impl CalendarService {
             expert_id: expert,
             provider: Provider::Caldav,
             account: account.username.clone(),
+            own_addresses: own_addresses(caller, &account.username),
             server_url: account.server_url.to_string(),
             status: ConnectionStatus::Ok,
             last_synced_at: None,
@@ -416,6 +417,20 @@ impl CalendarService {
         self.queue.enqueue(&job).await?;
         Ok(job)
     }
+}
+
+/// The addresses the expert's invitations reach them under: their sign-in email and the
+/// account's user name when it is an email (iCloud's), lower-cased, once each.
+fn own_addresses(caller: &Caller, account: &str) -> Vec<String> {
+    let mut addresses: Vec<String> = caller
+        .email
+        .iter()
+        .map(String::as_str)
+        .chain(Some(account).filter(|a| a.contains('@')))
+        .map(str::to_lowercase)
+        .collect();
+    addresses.dedup();
+    addresses
 }
 
 /// Another expert's connection id and a malformed one look the same: not found.

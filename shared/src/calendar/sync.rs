@@ -485,10 +485,7 @@ impl CalendarSync {
             .settings
             .as_ref()
             .map_or(DEFAULT_HORIZON_DAYS, |s| i64::from(s.horizon_days));
-        let own_addresses: Vec<String> = [connection.account.clone()]
-            .into_iter()
-            .filter(|a| a.contains('@'))
-            .collect();
+        let own_addresses = connection.own_addresses.clone();
         let rules = BusyRules {
             zone: schedule.profile.time_zone,
             window: Interval {

@@ -522,6 +522,119 @@ async fn events_in_the_calendar_block_move_and_free_slots_after_one_sync_each() 
     assert_eq!(sync().await.unwrap(), SyncOutcome::Gone);
 }
 
+/// The busy intervals of each item the expert's connections imported, as stored, sorted.
+async fn imported_intervals(app: &TestApp, expert: &str) -> Vec<Vec<(String, String)>> {
+    #[derive(serde::Deserialize)]
+    struct Item {
+        intervals: Vec<marketplace::availability::Interval>,
+    }
+    let items = app
+        .store
+        .client()
+        .query()
+        .table_name(app.store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("EXPERT#{expert}")),
+        )
+        .expression_attribute_values(
+            ":prefix",
+            aws_sdk_dynamodb::types::AttributeValue::S("BUSY#~cal#".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let format = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut all: Vec<Vec<(String, String)>> = items
+        .into_iter()
+        .map(|item| {
+            serde_dynamo::from_item::<_, Item>(item)
+                .unwrap()
+                .intervals
+                .into_iter()
+                .map(|i| (format(i.start), format(i.end)))
+                .collect()
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+const NEW_YORK: &str = "BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\nTZNAME:EDT\r\nDTSTART:19700308T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nTZNAME:EST\r\nDTSTART:19701101T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+
+fn calendar(body: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//another client//EN\r\n{body}END:VCALENDAR\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurrences_across_dst_exdates_declines_transparency_and_all_day_events_block_exactly() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    // Monday 2 March 2026, six days before New York moves its clocks (8 March).
+    let now: DateTime<Utc> = "2026-03-02T00:00:00Z".parse().unwrap();
+    app.clock.advance(now - app.clock.now());
+    let ada = app.expert("ada");
+    let account = RadicaleAccount::create(&[("work", "VEVENT")])
+        .await
+        .unwrap();
+    let connection = app
+        .post(CALENDARS, Some(&ada), &connect_body(&account))
+        .await
+        .ok(StatusCode::CREATED)
+        .clone();
+    // A weekly 09:00 New York series without BYDAY, anchored at its DTSTART: the second
+    // instance moved to 11:00, the third struck out.
+    let weekly = calendar(&format!(
+        "{NEW_YORK}BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20260201T000000Z\r\nDTSTART;TZID=America/New_York:20260302T090000\r\nDTEND;TZID=America/New_York:20260302T100000\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nEXDATE;TZID=America/New_York:20260316T090000\r\nSUMMARY:Stand-up\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20260201T000000Z\r\nRECURRENCE-ID;TZID=America/New_York:20260309T090000\r\nDTSTART;TZID=America/New_York:20260309T110000\r\nDTEND;TZID=America/New_York:20260309T120000\r\nSUMMARY:Stand-up (moved)\r\nEND:VEVENT\r\n"
+    ));
+    let transparent = calendar(
+        "BEGIN:VEVENT\r\nUID:focus-1\r\nDTSTAMP:20260201T000000Z\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\nTRANSP:TRANSPARENT\r\nSUMMARY:Focus\r\nEND:VEVENT\r\n",
+    );
+    let declined = calendar(
+        "BEGIN:VEVENT\r\nUID:invite-1\r\nDTSTAMP:20260201T000000Z\r\nDTSTART:20260304T090000Z\r\nDTEND:20260304T100000Z\r\nORGANIZER:mailto:boss@example.com\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:boss@example.com\r\nATTENDEE;PARTSTAT=DECLINED:mailto:Ada@Example.com\r\nSUMMARY:Offsite\r\nEND:VEVENT\r\n",
+    );
+    // All day on 7 April, in the expert's London (summer time then): 23:00Z to 23:00Z.
+    let all_day = calendar(
+        "BEGIN:VEVENT\r\nUID:holiday-1\r\nDTSTAMP:20260201T000000Z\r\nDTSTART;VALUE=DATE:20260407\r\nDTEND;VALUE=DATE:20260408\r\nSUMMARY:Holiday\r\nEND:VEVENT\r\n",
+    );
+    for (name, body) in [
+        ("weekly", weekly),
+        ("focus", transparent),
+        ("invite", declined),
+        ("holiday", all_day),
+    ] {
+        put_event(&account, name, body).await;
+    }
+    let job = SyncJob {
+        expert_id: expert.parse().unwrap(),
+        connection_id: connection["id"].as_str().unwrap().parse().unwrap(),
+    };
+    let calendars = app.services.calendars.as_ref().unwrap();
+    let SyncOutcome::Synced(report) = calendars.run_sync(&job).await.unwrap() else {
+        panic!("not synced")
+    };
+    assert_eq!((report.fetched, report.skipped), (4, 0), "{report:?}");
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        imported_intervals(&app, &expert).await,
+        vec![
+            // 14:00Z on standard time, the moved 11:00 EDT = 15:00Z, 13:00Z on daylight time.
+            vec![
+                pair("2026-03-02T14:00:00Z", "2026-03-02T15:00:00Z"),
+                pair("2026-03-09T15:00:00Z", "2026-03-09T16:00:00Z"),
+                pair("2026-03-23T13:00:00Z", "2026-03-23T14:00:00Z"),
+            ],
+            vec![pair("2026-04-06T23:00:00Z", "2026-04-07T23:00:00Z")],
+        ],
+        "the transparent event and the declined invitation block nothing"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_at_once_queue_each_of_200_due_connections_exactly_once() {
     let app = spawn_app().await;
@@ -536,6 +649,7 @@ async fn two_schedulers_at_once_queue_each_of_200_due_connections_exactly_once()
             expert_id: expert,
             provider: Provider::Caldav,
             account: "ada@example.com".into(),
+            own_addresses: Vec::new(),
             server_url: "https://caldav.example.com/".into(),
             status: ConnectionStatus::Ok,
             last_synced_at: None,

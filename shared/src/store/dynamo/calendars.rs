@@ -36,6 +36,8 @@ struct ConnectionRecord {
     expert_id: ExpertId,
     provider: Provider,
     account: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    own_addresses: Vec<String>,
     server_url: String,
     status: ConnectionStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +80,7 @@ impl ConnectionRecord {
             expert_id: connection.expert_id,
             provider: connection.provider,
             account: connection.account.clone(),
+            own_addresses: connection.own_addresses.clone(),
             server_url: connection.server_url.clone(),
             status: connection.status,
             last_synced_at: connection.last_synced_at,
@@ -104,6 +107,7 @@ impl ConnectionRecord {
                 expert_id: self.expert_id,
                 provider: self.provider,
                 account: self.account,
+                own_addresses: self.own_addresses,
                 server_url: self.server_url,
                 status: self.status,
                 last_synced_at: self.last_synced_at,
