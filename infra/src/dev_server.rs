@@ -10,7 +10,7 @@ use axum::Router;
 use marketplace::calendar::guard::StaticLookup;
 use marketplace::calendar::service::CalendarClients;
 use marketplace::clock::{Clock, SystemClock};
-use marketplace::config::CalendarSettings;
+use marketplace::config::{CalendarSettings, OAuthProviderSettings};
 use marketplace::payments::{StripeGateway, StripeSettings};
 use marketplace::services::{Links, Outbound, Services};
 use marketplace::store::dynamo::DynamoStore;
@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use crate::bootstrap::{self, BoxError};
 use crate::dev_jwt;
 use crate::gateway::Gateway;
+use crate::provider_server::{Client, Family, ProviderServer};
 use crate::stripe_server::{StripeServer, StripeServerConfig, WebhookEndpoint};
 use crate::template::Template;
 
@@ -47,6 +48,8 @@ pub struct DevServerOptions {
     pub calendar_local_hosts: Vec<String>,
     /// Resolves calendar servers' names in place of the system resolver (tests).
     pub calendar_lookup: Option<StaticLookup>,
+    /// Our Google and Microsoft test server's port (0: a free one).
+    pub providers_port: u16,
 }
 
 impl DevServerOptions {
@@ -71,6 +74,9 @@ impl DevServerOptions {
             sweep_every: Some(std::time::Duration::from_secs(60)),
             calendar_local_hosts: local_calendar_hosts(),
             calendar_lookup: None,
+            providers_port: env("PROVIDERS_PORT")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(crate::provider_server::DEFAULT_PORT),
         }
     }
 
@@ -88,6 +94,7 @@ impl DevServerOptions {
             sweep_every: None,
             calendar_local_hosts: local_calendar_hosts(),
             calendar_lookup: None,
+            providers_port: 0,
         }
     }
 }
@@ -110,6 +117,8 @@ pub struct DevServer {
     pub stripe_url: String,
     /// The bus and queues made from the template.
     pub messaging: bootstrap::LocalMessaging,
+    /// Our Google and Microsoft test server.
+    pub providers: Arc<ProviderServer>,
     listener: TcpListener,
     router: Router,
 }
@@ -153,6 +162,7 @@ impl DevServer {
             .clone()
             .unwrap_or_else(|| "https://api.stripe.com".to_owned());
         let store = DynamoStore::new(client, table);
+        let (providers, google, microsoft) = provider_server(options.providers_port).await?;
         let calendar_settings = CalendarSettings {
             key_id: bootstrap::create_calendar_key(sdk).await?,
             sync_queue_url: messaging
@@ -161,6 +171,10 @@ impl DevServer {
                 .cloned()
                 .ok_or("template.yaml declares no CalendarSyncQueue")?,
             allowed_local_hosts: options.calendar_local_hosts.clone(),
+            google: Some(google),
+            microsoft: Some(microsoft),
+            // The providers call us back here: the OAuth callback and push notifications.
+            public_api_url: Some(format!("http://{address}")),
         };
         let calendars = match options.calendar_lookup.clone() {
             Some(lookup) => CalendarClients::with_lookup(sdk, &calendar_settings, lookup)?,
@@ -186,10 +200,24 @@ impl DevServer {
             Some(calendars),
         );
         if let Some(every) = options.sweep_every {
-            let services = services.clone();
             let sqs = aws_sdk_sqs::Client::new(sdk);
             let notifications = messaging.queue_urls.get("NotificationsQueue").cloned();
             let syncs = messaging.queue_urls.get("CalendarSyncQueue").cloned();
+            // Lambda's SQS trigger runs a pushed sync within seconds; so does this.
+            if let (Some(queue), Some(calendars)) = (syncs, services.calendars.clone()) {
+                let sqs = sqs.clone();
+                tokio::spawn(async move {
+                    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3));
+                    loop {
+                        ticks.tick().await;
+                        drain("calendar sync", || {
+                            crate::queue_pump::calendar_syncs(&sqs, &queue, &calendars)
+                        })
+                        .await;
+                    }
+                });
+            }
+            let services = services.clone();
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(every);
                 loop {
@@ -204,12 +232,6 @@ impl DevServer {
                         })
                         .await;
                     }
-                    if let (Some(queue), Some(calendars)) = (&syncs, &services.calendars) {
-                        drain("calendar sync", || {
-                            crate::queue_pump::calendar_syncs(&sqs, queue, calendars)
-                        })
-                        .await;
-                    }
                 }
             });
         }
@@ -221,6 +243,7 @@ impl DevServer {
             stripe,
             stripe_url,
             messaging,
+            providers,
             listener,
             router,
         })
@@ -240,6 +263,41 @@ impl DevServer {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Starts our Google and Microsoft test server with a fresh OAuth client for each, and answers
+/// the settings that point the marketplace at it.
+async fn provider_server(
+    port: u16,
+) -> Result<
+    (
+        Arc<ProviderServer>,
+        OAuthProviderSettings,
+        OAuthProviderSettings,
+    ),
+    BoxError,
+> {
+    let client = |name: &str| Client {
+        id: format!("{name}-client.local"),
+        secret: format!("{name}-secret-{}", ulid::Ulid::new()),
+    };
+    let (google, microsoft) = (client("google"), client("microsoft"));
+    let server = ProviderServer::new(google.clone(), microsoft.clone());
+    server.spawn(TcpListener::bind(("127.0.0.1", port)).await?)?;
+    let settings = |family: Family, client: Client| {
+        let endpoints = server.endpoints(family);
+        OAuthProviderSettings {
+            client_id: client.id,
+            client_secret: client.secret,
+            auth_url: endpoints.auth_url,
+            token_url: endpoints.token_url,
+            revoke_url: endpoints.revoke_url,
+            api_base: endpoints.api_base,
+        }
+    };
+    let google = settings(Family::Google, google);
+    let microsoft = settings(Family::Microsoft, microsoft);
+    Ok((server, google, microsoft))
 }
 
 /// The API Gateway stand-in for the template's routes, each served by its function's handler.

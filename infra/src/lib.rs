@@ -10,6 +10,7 @@ pub mod email_preview;
 pub mod fault_proxy;
 pub mod gateway;
 pub mod lambda;
+pub mod provider_server;
 pub mod queue_pump;
 pub mod radicale;
 pub mod seed;

@@ -173,6 +173,7 @@ pub async fn demo_calendar(services: &Services) -> Result<Option<RadicaleAccount
     let connection = calendars.connect(&caller, input).await?;
     calendars
         .run_sync(&SyncJob {
+            renew_push: false,
             expert_id: connection.expert_id,
             connection_id: connection.id,
         })

@@ -27,14 +27,75 @@ pub struct Settings {
     pub calendars: Option<CalendarSettings>,
 }
 
-/// Calendar connections: the key that seals their secrets, the sync queue, and (development
-/// only) the hosts that may be called over http and on local addresses.
+/// Calendar connections: the key that seals their secrets, the sync queue, (development only)
+/// the hosts that may be called over http and on local addresses, and the OAuth providers.
 #[derive(Clone, Debug)]
 pub struct CalendarSettings {
     pub key_id: String,
     pub sync_queue_url: String,
     pub allowed_local_hosts: Vec<String>,
+    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET` (and the endpoints, for our test server).
+    pub google: Option<OAuthProviderSettings>,
+    /// `MICROSOFT_CLIENT_ID`, `MICROSOFT_CLIENT_SECRET` (and the endpoints).
+    pub microsoft: Option<OAuthProviderSettings>,
+    /// `PUBLIC_API_URL`: where the providers reach us (OAuth callbacks, push notifications).
+    pub public_api_url: Option<String>,
 }
+
+/// One OAuth provider: our client's credentials and where its endpoints are. Only the
+/// endpoints differ between the real providers and our test server.
+#[derive(Clone)]
+pub struct OAuthProviderSettings {
+    pub client_id: String,
+    pub client_secret: String,
+    pub auth_url: String,
+    pub token_url: String,
+    /// Google's revocation endpoint; Microsoft offers none per token.
+    pub revoke_url: Option<String>,
+    pub api_base: String,
+}
+
+impl std::fmt::Debug for OAuthProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthProviderSettings")
+            .field("client_id", &self.client_id)
+            .field("auth_url", &self.auth_url)
+            .field("token_url", &self.token_url)
+            .field("api_base", &self.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthProviderSettings {
+    /// `<PREFIX>_CLIENT_ID` and `<PREFIX>_CLIENT_SECRET`, endpoints from `<PREFIX>_AUTH_URL`,
+    /// `_TOKEN_URL`, `_REVOKE_URL`, `_API_BASE` or the provider's own; `None` without a client.
+    fn from_env(prefix: &str, defaults: [Option<&str>; 4]) -> Option<Self> {
+        let var = |suffix: &str| optional_owned(&format!("{prefix}_{suffix}"));
+        let [auth, token, revoke, api] = defaults;
+        Some(OAuthProviderSettings {
+            client_id: var("CLIENT_ID")?,
+            client_secret: var("CLIENT_SECRET")?,
+            auth_url: var("AUTH_URL").or(auth.map(str::to_owned))?,
+            token_url: var("TOKEN_URL").or(token.map(str::to_owned))?,
+            revoke_url: var("REVOKE_URL").or(revoke.map(str::to_owned)),
+            api_base: var("API_BASE").or(api.map(str::to_owned))?,
+        })
+    }
+}
+
+pub const GOOGLE_ENDPOINTS: [Option<&str>; 4] = [
+    Some("https://accounts.google.com/o/oauth2/v2/auth"),
+    Some("https://oauth2.googleapis.com/token"),
+    Some("https://oauth2.googleapis.com/revoke"),
+    Some("https://www.googleapis.com/calendar/v3"),
+];
+
+pub const MICROSOFT_ENDPOINTS: [Option<&str>; 4] = [
+    Some("https://login.microsoftonline.com/common/oauth2/v2.0/authorize"),
+    Some("https://login.microsoftonline.com/common/oauth2/v2.0/token"),
+    None,
+    Some("https://graph.microsoft.com/v1.0"),
+];
 
 pub const DEFAULT_MEETING_BASE_URL: &str = "https://meet.jit.si";
 pub const DEFAULT_MAIL_FROM: &str = "bookings@example.com";
@@ -68,6 +129,9 @@ impl Settings {
                     key_id,
                     sync_queue_url,
                     allowed_local_hosts: list("CALENDAR_ALLOWED_LOCAL_HOSTS"),
+                    google: OAuthProviderSettings::from_env("GOOGLE", GOOGLE_ENDPOINTS),
+                    microsoft: OAuthProviderSettings::from_env("MICROSOFT", MICROSOFT_ENDPOINTS),
+                    public_api_url: optional("PUBLIC_API_URL"),
                 }),
                 _ => None,
             },
@@ -76,6 +140,10 @@ impl Settings {
 }
 
 fn optional(name: &'static str) -> Option<String> {
+    optional_owned(name)
+}
+
+fn optional_owned(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 

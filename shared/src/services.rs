@@ -95,6 +95,7 @@ impl Services {
                 clients,
                 (bookings.clone(), notifications.clone()),
                 clock.clone(),
+                frontend_url.clone(),
             )
         });
         Services {

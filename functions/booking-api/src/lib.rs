@@ -137,6 +137,26 @@ fn route_table() -> Vec<(Method, &'static str, MethodRouter<Services>)> {
             post(routes::calendars::sync_now),
         ),
         (
+            Method::POST,
+            "/v1/experts/me/calendars/{id}/authorize",
+            post(routes::calendars::authorize),
+        ),
+        (
+            Method::GET,
+            "/v1/oauth/{provider}/callback",
+            get(routes::calendars::callback),
+        ),
+        (
+            Method::POST,
+            "/v1/webhooks/google",
+            post(routes::calendars::google_push),
+        ),
+        (
+            Method::POST,
+            "/v1/webhooks/microsoft",
+            post(routes::calendars::microsoft_push),
+        ),
+        (
             Method::GET,
             "/v1/experts/{id}",
             get(routes::experts::get_public),

@@ -161,6 +161,10 @@ pub struct Appointment {
         serialize_with = "crate::calendar::connection::show_attention"
     )]
     pub calendar_attention: Option<crate::calendar::connection::CalendarAttention>,
+    /// The provider's meeting link, when the expert chose Meet or Teams (or why there is
+    /// none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conference: Option<crate::calendar::connection::Conference>,
     /// Raised by every change the parties' calendars must follow (move, cancel): the invite's
     /// SEQUENCE.
     #[serde(skip)]
@@ -273,19 +277,23 @@ impl Appointment {
         }
     }
 
-    /// The join link, for a confirmed or completed appointment.
+    /// The join link, for a confirmed or completed appointment: the provider's (Meet, Teams)
+    /// once made, else the room under `base`.
     pub fn meeting_url(&self, base: &str) -> Option<String> {
         matches!(
             self.status,
             AppointmentStatus::Confirmed | AppointmentStatus::Completed
         )
-        .then(|| {
-            format!(
-                "{}/expert-session-{}",
-                base.trim_end_matches('/'),
-                self.meeting_room
-            )
-        })
+        .then(
+            || match self.conference.as_ref().and_then(|c| c.join_url.clone()) {
+                Some(link) => link,
+                None => format!(
+                    "{}/expert-session-{}",
+                    base.trim_end_matches('/'),
+                    self.meeting_room
+                ),
+            },
+        )
     }
 
     /// Whether `user` is one of the two parties (the client, or the expert behind `expert`).
@@ -348,6 +356,7 @@ impl Appointment {
             cancelling: None,
             calendar_event: None,
             calendar_attention: None,
+            conference: None,
             completion: None,
             problem: None,
             revision: 0,

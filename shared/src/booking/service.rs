@@ -16,6 +16,7 @@ use super::{
 use crate::accounts::AccountDraft;
 use crate::auth::{Caller, Group};
 use crate::availability::{AvailabilitySettings, Interval, SlotRequest, free_slots};
+use crate::calendar::event::BookingEvent;
 use crate::calendar::freshness::CalendarVerdict;
 use crate::clock::Clock;
 use crate::error::ServiceError;
@@ -855,7 +856,10 @@ impl BookingService {
 
     /// The booking as an event in the expert's own calendar: the title, the client's name,
     /// the meeting link and the times in UTC; no payment data and no notes.
-    pub async fn calendar_event(&self, appointment: &Appointment) -> Result<String, ServiceError> {
+    pub async fn calendar_event(
+        &self,
+        appointment: &Appointment,
+    ) -> Result<BookingEvent, ServiceError> {
         let client = self.parties(appointment).await?.client;
         let summary = format!("Consultation with {}", client.name);
         let meeting_url = appointment.meeting_url(&self.meeting_base_url);
@@ -863,7 +867,7 @@ impl BookingService {
             Some(link) => format!("Client: {}\nJoin: {link}", client.name),
             None => format!("Client: {}", client.name),
         };
-        Ok(self
+        let ics = self
             .event_of(
                 appointment,
                 Method::Request,
@@ -871,7 +875,17 @@ impl BookingService {
                 meeting_url.as_deref(),
                 &[],
             )
-            .render_stored())
+            .render_stored();
+        Ok(BookingEvent {
+            appointment_id: appointment.id,
+            sequence: appointment.revision,
+            summary,
+            description,
+            meeting_url,
+            start: appointment.start,
+            end: appointment.end,
+            ics,
+        })
     }
 
     /// The appointment as an iCalendar event: its UID, revision and times, with `text`

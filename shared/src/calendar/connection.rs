@@ -1,5 +1,6 @@
 //! An expert's connection to an external calendar account, and what the API takes and shows
-//! of it. The secret (an app-specific password) lives only sealed, on the stored record.
+//! of it. The secret (a CalDAV app-specific password, or an OAuth refresh token for Google
+//! and Microsoft) lives only sealed, on the stored record.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,10 +13,98 @@ pub const ICLOUD_CALDAV_URL: &str = "https://caldav.icloud.com/";
 /// CalDAV has no push: connections are read at least this often.
 pub const SYNC_INTERVAL_MINUTES: i64 = 5;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Caldav,
+    Google,
+    Microsoft,
+}
+
+impl Provider {
+    /// `google` or `microsoft` in a path: the providers connected with OAuth.
+    pub fn oauth(name: &str) -> Option<Provider> {
+        match name {
+            "google" => Some(Provider::Google),
+            "microsoft" => Some(Provider::Microsoft),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Caldav => "caldav",
+            Provider::Google => "google",
+            Provider::Microsoft => "microsoft",
+        }
+    }
+
+    /// How the provider is named to an expert.
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Caldav => "calendar server",
+            Provider::Google => "Google Calendar",
+            Provider::Microsoft => "Microsoft Outlook",
+        }
+    }
+}
+
+/// Where a booking's meeting happens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conferencing {
+    /// The marketplace's own meeting link (Jitsi Meet by default).
+    #[default]
+    Default,
+    /// A Google Meet link created with the booking's event (Google calendars).
+    GoogleMeet,
+    /// A Microsoft Teams link created with the booking's event (Microsoft calendars that
+    /// allow it).
+    Teams,
+}
+
+/// The meeting link a provider made for a booking (Meet, Teams), or why it could not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conference {
+    pub provider: Conferencing,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_url: Option<String>,
+    /// Why there is none: the default link stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// The expert's choices for one connection: how its events block time (the providers
+/// disagree on tentative and out-of-office, so the expert decides), and the meeting links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionPreferences {
+    pub tentative_blocks: bool,
+    pub out_of_office_blocks: bool,
+    pub conferencing: Conferencing,
+}
+
+impl Default for ConnectionPreferences {
+    fn default() -> Self {
+        ConnectionPreferences {
+            tentative_blocks: true,
+            out_of_office_blocks: true,
+            conferencing: Conferencing::Default,
+        }
+    }
+}
+
+/// A push channel (Google, per calendar) or subscription (Microsoft, per connection) that
+/// tells us of changes; renewed before it expires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushChannel {
+    pub id: String,
+    /// Google: the watched calendar's id (ours); Microsoft: none (the whole mailbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_id: Option<String>,
+    /// Google's resource id, needed to stop the channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,12 +120,20 @@ pub enum ConnectionStatus {
 /// One calendar of a connected account.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConnectedCalendar {
-    /// Stable within the connection: derived from the calendar's URL.
+    /// Stable within the connection: derived from the provider's id for it.
     pub id: String,
     pub name: String,
+    /// The provider's id for it: the collection's URL (CalDAV), the calendar id (Google,
+    /// Microsoft).
     #[serde(skip_serializing)]
-    pub url: String,
+    pub remote_id: String,
     pub writable: bool,
+    /// The account's main calendar (Google's primary, Microsoft's default).
+    #[serde(skip_serializing)]
+    pub primary: bool,
+    /// The provider can attach its meeting links to events in it (Meet, Teams).
+    #[serde(skip_serializing)]
+    pub conferencing: bool,
     /// Its events block the expert's slots.
     pub busy_source: bool,
     /// Bookings are written into it (one calendar across all of an expert's connections).
@@ -61,7 +158,9 @@ pub struct CalendarConnection {
     /// invitation they declined under one of them is free time.
     #[serde(skip)]
     pub own_addresses: Vec<String>,
-    pub server_url: String,
+    /// The CalDAV server; none for the OAuth providers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
     pub status: ConnectionStatus,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub next_sync_at: DateTime<Utc>,
@@ -71,10 +170,17 @@ pub struct CalendarConnection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded_since: Option<DateTime<Utc>>,
     pub calendars: Vec<ConnectedCalendar>,
+    pub preferences: ConnectionPreferences,
+    /// Push channels or subscriptions (Google, Microsoft).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub push: Vec<PushChannel>,
     pub created_at: DateTime<Utc>,
     /// Raised by every write; writes are conditional on it.
     #[serde(skip)]
     pub version: u64,
+    /// Raised by every change of the sealed secret (Microsoft rotates refresh tokens).
+    #[serde(skip)]
+    pub secret_version: u64,
 }
 
 /// `POST /v1/experts/me/calendars` as sent.
@@ -108,7 +214,10 @@ impl ConnectInput {
     pub fn parse(self) -> Result<CalDavRequest, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         if self.provider != "caldav" {
-            errors.add("/provider", "only \"caldav\" can be connected with a password (Apple iCloud, Fastmail, Nextcloud ...)",
+            errors.add(
+                "/provider",
+                "only \"caldav\" is connected with a password (Apple iCloud, Fastmail, Nextcloud ...); \
+                 Google and Microsoft connect through POST /v1/experts/me/calendars/{google|microsoft}/authorize",
             );
         }
         let raw_url = self.server_url.as_deref().unwrap_or(ICLOUD_CALDAV_URL);
@@ -146,7 +255,17 @@ impl ConnectInput {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInput {
+    #[serde(default)]
     pub calendars: Vec<CalendarChoice>,
+    pub preferences: Option<PreferencesInput>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesInput {
+    pub tentative_blocks: Option<bool>,
+    pub out_of_office_blocks: Option<bool>,
+    pub conferencing: Option<Conferencing>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -187,8 +306,32 @@ impl CalendarConnection {
         if next.iter().filter(|c| c.booking_target).count() > 1 {
             errors.add("/calendars", "at most one calendar receives bookings");
         }
+        let mut preferences = self.preferences;
+        if let Some(asked) = &input.preferences {
+            preferences.tentative_blocks = asked
+                .tentative_blocks
+                .unwrap_or(preferences.tentative_blocks);
+            preferences.out_of_office_blocks = asked
+                .out_of_office_blocks
+                .unwrap_or(preferences.out_of_office_blocks);
+            if let Some(conferencing) = asked.conferencing {
+                let offered = match conferencing {
+                    Conferencing::Default => true,
+                    Conferencing::GoogleMeet => self.provider == Provider::Google,
+                    Conferencing::Teams => self.provider == Provider::Microsoft,
+                };
+                if !offered {
+                    errors.add(
+                        "/preferences/conferencing",
+                        "google_meet needs a Google connection, teams a Microsoft one",
+                    );
+                }
+                preferences.conferencing = conferencing;
+            }
+        }
         errors.finish(())?;
         self.calendars = next;
+        self.preferences = preferences;
         Ok(())
     }
 
@@ -201,6 +344,10 @@ impl CalendarConnection {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrittenEvent {
     pub connection_id: ConnectionId,
+    /// The provider's calendar id (Google, Microsoft); CalDAV hrefs name their collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
+    /// The event: its URL (CalDAV) or its id (Google, Microsoft).
     pub href: String,
     pub etag: String,
     /// The appointment's revision the event shows (its SEQUENCE).

@@ -62,6 +62,12 @@ pub struct BusyRules<'a> {
     /// The expert's calendar user addresses (`mailto:` optional, case ignored): an ATTENDEE with
     /// one of them and `PARTSTAT=DECLINED` means the expert declined, so the event is free.
     pub own_addresses: &'a [String],
+    /// Whether tentative events (`STATUS:TENTATIVE`, or the expert's `PARTSTAT=TENTATIVE`)
+    /// block time; the expert's choice, blocking by default.
+    pub tentative_blocks: bool,
+    /// Whether out-of-office events block time (Google and Microsoft mark them; iCalendar
+    /// has no such mark, so this rule is theirs only).
+    pub out_of_office_blocks: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -108,7 +114,7 @@ pub fn own_event_span(ics: &str, rules: &BusyRules<'_>) -> Result<Option<Interva
         }) else {
             return Ok(None);
         };
-        let event = Event::read(component, zones, rules.own_addresses)?;
+        let event = Event::read(component, zones, rules)?;
         Ok(event.start.place(event.length(), zones.expert))
     })
 }
@@ -152,7 +158,7 @@ fn busy_of_calendar(
         if uid_of(component).is_some_and(is_own_uid) {
             continue;
         }
-        events.push(Event::read(component, zones, rules.own_addresses)?);
+        events.push(Event::read(component, zones, rules)?);
     }
 
     let mut replaced: HashMap<&str, Vec<When<'_>>> = HashMap::new();
@@ -286,7 +292,7 @@ impl<'c, 'z> Event<'c, 'z> {
     fn read(
         component: &'c Component<'_>,
         zones: &'z Zones,
-        own_addresses: &[String],
+        rules: &BusyRules<'_>,
     ) -> Result<Self, IcalError> {
         let uid = uid_of(component).unwrap_or_default();
         let dtstart = property(component, "DTSTART")
@@ -337,7 +343,7 @@ impl<'c, 'z> Event<'c, 'z> {
             rdates: read_all("RDATE")?,
             exdates: read_all("EXDATE")?,
             recurrence_id,
-            blocks: blocks_time(component, own_addresses),
+            blocks: blocks_time(component, rules),
         })
     }
 
@@ -347,19 +353,22 @@ impl<'c, 'z> Event<'c, 'z> {
     }
 }
 
-fn blocks_time(event: &Component<'_>, own_addresses: &[String]) -> bool {
+fn blocks_time(event: &Component<'_>, rules: &BusyRules<'_>) -> bool {
     let says = |name: &str, value: &str| {
         property(event, name).is_some_and(|p| p.val.as_str().trim().eq_ignore_ascii_case(value))
     };
+    let tentative =
+        says("STATUS", "TENTATIVE") || answered_by_expert(event, rules.own_addresses, "TENTATIVE");
     !says("TRANSP", "TRANSPARENT")
         && !says("STATUS", "CANCELLED")
-        && !declined_by_expert(event, own_addresses)
+        && !answered_by_expert(event, rules.own_addresses, "DECLINED")
+        && (rules.tentative_blocks || !tentative)
 }
 
-fn declined_by_expert(event: &Component<'_>, own_addresses: &[String]) -> bool {
+/// The expert's own ATTENDEE line carries `PARTSTAT=<answer>`.
+fn answered_by_expert(event: &Component<'_>, own_addresses: &[String], answer: &str) -> bool {
     properties(event, "ATTENDEE").any(|attendee| {
-        parameter(attendee, "PARTSTAT")
-            .is_some_and(|status| status.eq_ignore_ascii_case("DECLINED"))
+        parameter(attendee, "PARTSTAT").is_some_and(|status| status.eq_ignore_ascii_case(answer))
             && own_addresses.iter().any(|own| {
                 bare_address(own).eq_ignore_ascii_case(bare_address(attendee.val.as_str()))
             })
@@ -695,7 +704,7 @@ impl Zones {
 }
 
 /// An IANA name, the IANA tail of a registry-prefixed name, or a Windows name.
-fn named_zone(tzid: &str) -> Option<Tz> {
+pub fn named_zone(tzid: &str) -> Option<Tz> {
     if let Ok(zone) = tzid.parse() {
         return Some(zone);
     }
@@ -1081,6 +1090,8 @@ mod tests {
             zone,
             window: span(from, to),
             own_addresses: &[],
+            tentative_blocks: true,
+            out_of_office_blocks: true,
         }
     }
 

@@ -137,3 +137,13 @@ fn kms<E: std::error::Error + 'static>(
         message: aws_sdk_kms::error::DisplayErrorContext(error).to_string(),
     }
 }
+
+/// 32 random bytes, base64url without padding (43 characters): OAuth states, push channel
+/// tokens and Graph's clientState (at most 128 characters).
+pub fn random_secret() -> Result<String, SecretError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| SecretError::Corrupt)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}

@@ -1,4 +1,6 @@
-//! Connecting, choosing and removing an expert's external calendars, and queueing their syncs.
+//! Connecting, choosing and removing an expert's external calendars, and queueing their syncs:
+//! CalDAV accounts with an app-specific password, Google and Microsoft accounts through OAuth
+//! (see `connect`), and the push notifications that queue syncs.
 
 use std::sync::Arc;
 
@@ -6,12 +8,18 @@ use aws_lc_rs::digest;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use super::caldav::{CalDav, CalDavAccount, CalDavError, RemoteCalendar};
+use super::caldav::{CalDav, CalDavAccount, CalDavError};
 use super::connection::{
-    CalendarConnection, ConnectInput, ConnectedCalendar, ConnectionStatus, Provider,
-    SYNC_INTERVAL_MINUTES, UpdateInput,
+    CalendarConnection, ConnectInput, ConnectedCalendar, ConnectionPreferences, ConnectionStatus,
+    Provider, SYNC_INTERVAL_MINUTES, UpdateInput,
 };
+use super::google::GoogleCalendar;
+use super::graph::Graph;
 use super::guard::{self, GuardError, HostLookup, OutboundPolicy, SystemLookup};
+use super::oauth::{AccessTokens, OAuthApp, OAuthApps};
+use super::push::{PushAddresses, PushChannels};
+use super::remote::Remotes;
+use super::rest::RestClient;
 use super::secrets::{SecretError, SecretSealer};
 use super::sync::{BookingPush, CalendarSync, SyncOutcome};
 use crate::auth::{Caller, Group};
@@ -60,12 +68,30 @@ impl From<CalDavError> for ConnectError {
     }
 }
 
-/// A sync job on the calendar-sync queue.
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+/// A sync job on the calendar-sync queue (version 1: these fields; new fields are optional).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncJob {
     pub expert_id: ExpertId,
     pub connection_id: ConnectionId,
+    /// Renew the push channels now, due or not (Graph asked: `reauthorizationRequired`,
+    /// `subscriptionRemoved`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub renew_push: bool,
+}
+
+impl SyncJob {
+    pub fn of(expert_id: ExpertId, connection_id: ConnectionId) -> Self {
+        SyncJob {
+            expert_id,
+            connection_id,
+            renew_push: false,
+        }
+    }
 }
 
 /// Where sync jobs go: the calendar-sync queue.
@@ -136,27 +162,23 @@ impl SyncQueue {
     }
 }
 
+/// The calendar clients, built once per cold start: the guarded CalDAV client, the Google
+/// and Graph clients and our OAuth apps, the secret sealer, the sync queue, and where the
+/// providers reach us.
 #[derive(Clone)]
-pub struct CalendarService {
-    store: DynamoStore,
-    caldav: CalDav,
-    sealer: SecretSealer,
-    queue: SyncQueue,
-    clock: Arc<dyn Clock>,
-    sync: CalendarSync,
-}
-
-/// The calendar clients, built once per cold start: the guarded CalDAV client, the secret
-/// sealer, the sync queue.
-#[derive(Clone, Debug)]
 pub struct CalendarClients {
     pub caldav: CalDav,
+    pub google: Option<GoogleCalendar>,
+    pub graph: Option<Graph>,
+    pub oauth: OAuthApps,
     pub sealer: SecretSealer,
     pub queue: SyncQueue,
+    pub push: Option<PushAddresses>,
 }
 
 impl CalendarClients {
-    /// Production wiring: the guarded HTTP client (5-second limit per request), KMS, SQS.
+    /// Production wiring: the guarded HTTP client (5-second limit per request), the
+    /// providers' clients, KMS, SQS.
     pub fn from_settings(
         sdk: &aws_config::SdkConfig,
         settings: &CalendarSettings,
@@ -164,7 +186,8 @@ impl CalendarClients {
         Self::with_lookup(sdk, settings, SystemLookup)
     }
 
-    /// The same, names resolved by `lookup` (tests map names to refused addresses with it).
+    /// The same, names of CalDAV servers resolved by `lookup` (tests map names to refused
+    /// addresses with it).
     pub fn with_lookup(
         sdk: &aws_config::SdkConfig,
         settings: &CalendarSettings,
@@ -174,15 +197,63 @@ impl CalendarClients {
             allowed_local_hosts: settings.allowed_local_hosts.clone(),
         };
         let http = guard::client(policy.clone(), lookup, PROVIDER_TIMEOUT)?;
+        // The providers' hosts are fixed by configuration, not typed by users: no guard.
+        let rest = RestClient::new(PROVIDER_TIMEOUT).map_err(GuardError::Client)?;
+        let callback = |provider: Provider| {
+            settings.public_api_url.as_ref().map(|base| {
+                format!(
+                    "{}/v1/oauth/{}/callback",
+                    base.trim_end_matches('/'),
+                    provider.name()
+                )
+            })
+        };
+        let app =
+            |provider: Provider,
+             provider_settings: Option<&crate::config::OAuthProviderSettings>| {
+                let (provider_settings, redirect) = (provider_settings?, callback(provider)?);
+                match OAuthApp::new(provider, provider_settings, redirect, rest.http().clone()) {
+                    Ok(app) => Some(app),
+                    Err(why) => {
+                        tracing::error!(provider = provider.name(), %why, "OAuth app not configured");
+                        None
+                    }
+                }
+            };
         Ok(CalendarClients {
             caldav: CalDav::new(http, policy),
+            google: settings
+                .google
+                .as_ref()
+                .map(|g| GoogleCalendar::new(rest.clone(), &g.api_base)),
+            graph: settings
+                .microsoft
+                .as_ref()
+                .map(|m| Graph::new(rest.clone(), &m.api_base)),
+            oauth: OAuthApps {
+                google: app(Provider::Google, settings.google.as_ref()),
+                microsoft: app(Provider::Microsoft, settings.microsoft.as_ref()),
+            },
             sealer: SecretSealer::new(aws_sdk_kms::Client::new(sdk), settings.key_id.clone()),
             queue: SyncQueue {
                 client: aws_sdk_sqs::Client::new(sdk),
                 url: settings.sync_queue_url.clone(),
             },
+            push: settings.public_api_url.as_deref().map(PushAddresses::under),
         })
     }
+}
+
+#[derive(Clone)]
+pub struct CalendarService {
+    pub(super) store: DynamoStore,
+    pub(super) remotes: Remotes,
+    pub(super) push: PushChannels,
+    pub(super) queue: SyncQueue,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) sync: CalendarSync,
+    /// Where the OAuth callback sends the expert's browser back to.
+    pub(super) frontend_url: String,
 }
 
 impl CalendarService {
@@ -191,26 +262,39 @@ impl CalendarService {
         clients: CalendarClients,
         (bookings, notifications): (BookingService, NotificationService),
         clock: Arc<dyn Clock>,
+        frontend_url: String,
     ) -> Self {
         let CalendarClients {
             caldav,
+            google,
+            graph,
+            oauth,
             sealer,
             queue,
+            push,
         } = clients;
+        let remotes = Remotes {
+            caldav,
+            google,
+            graph,
+            tokens: AccessTokens::new(oauth, sealer.clone(), store.clone()),
+            sealer,
+        };
+        let push = PushChannels::new(store.clone(), push);
         let sync = CalendarSync::new(
             store.clone(),
-            caldav.clone(),
-            sealer.clone(),
+            (remotes.clone(), push.clone()),
             (bookings, notifications),
             clock.clone(),
         );
         CalendarService {
             store,
-            caldav,
-            sealer,
+            remotes,
+            push,
             queue,
             clock,
             sync,
+            frontend_url,
         }
     }
 
@@ -223,10 +307,7 @@ impl CalendarService {
             .await?;
         let jobs: Vec<SyncJob> = due
             .into_iter()
-            .map(|(expert_id, connection_id)| SyncJob {
-                expert_id,
-                connection_id,
-            })
+            .map(|(expert_id, connection_id)| SyncJob::of(expert_id, connection_id))
             .collect();
         self.queue.enqueue_all(&jobs).await?;
         Ok(jobs.len())
@@ -246,12 +327,7 @@ impl CalendarService {
         connections: &[ConnectionId],
     ) -> Result<bool, ServiceError> {
         let reads = connections.iter().map(|&connection_id| async move {
-            self.sync
-                .run(&SyncJob {
-                    expert_id: expert,
-                    connection_id,
-                })
-                .await
+            self.sync.run(&SyncJob::of(expert, connection_id)).await
         });
         match tokio::time::timeout(REFRESH_BUDGET, futures_util::future::join_all(reads)).await {
             Ok(outcomes) => {
@@ -281,7 +357,7 @@ impl CalendarService {
         self.sync.run(job).await
     }
 
-    async fn expert_of(&self, caller: &Caller) -> Result<ExpertId, ServiceError> {
+    pub(super) async fn expert_of(&self, caller: &Caller) -> Result<ExpertId, ServiceError> {
         caller.require(Group::Experts)?;
         self.store
             .expert_id_of(&caller.user_id)
@@ -305,11 +381,47 @@ impl CalendarService {
             password: request.password,
         };
         let remote = self
+            .remotes
             .caldav
             .discover(&account)
             .await
             .map_err(ConnectError::from)?;
-        if remote.is_empty() {
+        let discovered: Vec<Discovered> = remote
+            .iter()
+            .map(|calendar| Discovered {
+                remote_id: calendar.url.to_string(),
+                name: calendar.name.clone(),
+                writable: calendar.writable,
+                primary: false,
+                conferencing: false,
+            })
+            .collect();
+        let connection = self
+            .store_connection(
+                (expert, caller.email.as_deref()),
+                (
+                    Provider::Caldav,
+                    account.username.clone(),
+                    Some(account.server_url.to_string()),
+                ),
+                &discovered,
+                &account.password,
+            )
+            .await?;
+        Ok(connection)
+    }
+
+    /// Stores a new connection of `provider` with its discovered calendars and its sealed
+    /// secret, and queues its first sync. Every calendar blocks time; the first writable one
+    /// (the primary first) receives bookings unless another connection already does.
+    pub(super) async fn store_connection(
+        &self,
+        (expert, email): (ExpertId, Option<&str>),
+        (provider, account, server_url): (Provider, String, Option<String>),
+        discovered: &[Discovered],
+        secret: &str,
+    ) -> Result<CalendarConnection, ServiceError> {
+        if discovered.is_empty() {
             return Err(ConnectError::NoCalendars.into());
         }
         let others = self.store.connections_of(expert).await?;
@@ -319,31 +431,30 @@ impl CalendarService {
         let connection = CalendarConnection {
             id,
             expert_id: expert,
-            provider: Provider::Caldav,
-            account: account.username.clone(),
-            own_addresses: own_addresses(caller, &account.username),
-            server_url: account.server_url.to_string(),
+            provider,
+            own_addresses: own_addresses(email, &account),
+            account,
+            server_url,
             status: ConnectionStatus::Ok,
             last_synced_at: None,
             next_sync_at: now,
             last_error: None,
             degraded_since: None,
-            calendars: connected(&remote, !target_taken),
+            calendars: connected(discovered, !target_taken),
+            preferences: ConnectionPreferences::default(),
+            push: Vec::new(),
             created_at: now,
             version: 1,
+            secret_version: 1,
         };
-        let secret = self
+        let sealed = self
+            .remotes
             .sealer
-            .seal(&account.password, &id.to_string())
+            .seal(secret, &id.to_string())
             .await
             .map_err(secret_failed)?;
-        self.store.create_connection(&connection, secret).await?;
-        self.queue
-            .enqueue(&SyncJob {
-                expert_id: expert,
-                connection_id: id,
-            })
-            .await?;
+        self.store.create_connection(&connection, sealed).await?;
+        self.queue.enqueue(&SyncJob::of(expert, id)).await?;
         Ok(connection)
     }
 
@@ -353,7 +464,8 @@ impl CalendarService {
     }
 
     /// Applies the expert's calendar choices; choosing a booking target takes it away from
-    /// any other connection, in the same transaction.
+    /// any other connection, in the same transaction. A change of busy sources queues a sync
+    /// (imported time follows, push channels too).
     pub async fn update(
         &self,
         caller: &Caller,
@@ -368,6 +480,7 @@ impl CalendarService {
                 .iter()
                 .position(|c| c.id == id)
                 .ok_or(ServiceError::NotFound("calendar connection"))?;
+            let before = connections[position].clone();
             connections[position].choose(&input)?;
             let takes_target = connections[position].booking_target().is_some();
             let mut changed = vec![connections[position].clone()];
@@ -385,16 +498,30 @@ impl CalendarService {
             if self.store.save_calendar_choices(&changed).await? {
                 let mut saved = changed.swap_remove(0);
                 saved.version += 1;
+                let busy = |c: &CalendarConnection| -> Vec<bool> {
+                    c.calendars.iter().map(|c| c.busy_source).collect()
+                };
+                if busy(&before) != busy(&saved) || before.preferences != saved.preferences {
+                    self.queue.enqueue(&SyncJob::of(expert, id)).await?;
+                }
                 return Ok(saved);
             }
         }
         Err(StoreError::Contention(id.to_string()).into())
     }
 
-    /// Removes the connection, its sealed password and the busy time it imported.
+    /// Removes the connection, its sealed secret and the busy time it imported. For Google
+    /// and Microsoft the push channels are stopped and (Google) the grant revoked first, as
+    /// far as the provider answers; the removal happens either way.
     pub async fn disconnect(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
         let expert = self.expert_of(caller).await?;
         let id = parse_id(id)?;
+        let Some((connection, sealed)) = self.store.connection(expert, id).await? else {
+            return Err(ServiceError::NotFound("calendar connection"));
+        };
+        if connection.provider != Provider::Caldav {
+            self.release_grant(&connection, &sealed).await;
+        }
         if self.store.delete_connection(expert, id).await? {
             Ok(())
         } else {
@@ -410,22 +537,27 @@ impl CalendarService {
             .connection(expert, id)
             .await?
             .ok_or(ServiceError::NotFound("calendar connection"))?;
-        let job = SyncJob {
-            expert_id: expert,
-            connection_id: id,
-        };
+        let job = SyncJob::of(expert, id);
         self.queue.enqueue(&job).await?;
         Ok(job)
     }
 }
 
+/// A calendar found at connection time.
+pub(super) struct Discovered {
+    pub remote_id: String,
+    pub name: String,
+    pub writable: bool,
+    pub primary: bool,
+    pub conferencing: bool,
+}
+
 /// The addresses the expert's invitations reach them under: their sign-in email and the
-/// account's user name when it is an email (iCloud's), lower-cased, once each.
-fn own_addresses(caller: &Caller, account: &str) -> Vec<String> {
-    let mut addresses: Vec<String> = caller
-        .email
-        .iter()
-        .map(String::as_str)
+/// account's user name when it is an email (iCloud's, Google's, Microsoft's), lower-cased,
+/// once each.
+fn own_addresses(email: Option<&str>, account: &str) -> Vec<String> {
+    let mut addresses: Vec<String> = email
+        .into_iter()
         .chain(Some(account).filter(|a| a.contains('@')))
         .map(str::to_lowercase)
         .collect();
@@ -439,24 +571,31 @@ fn parse_id(id: &str) -> Result<ConnectionId, ServiceError> {
         .map_err(|_| ServiceError::NotFound("calendar connection"))
 }
 
-fn secret_failed(error: SecretError) -> ServiceError {
+pub(super) fn secret_failed(error: SecretError) -> ServiceError {
     ServiceError::Secret(error.to_string())
 }
 
-/// The discovered calendars with their defaults: all block time; the first writable one is
-/// the booking target when `take_target`.
-fn connected(remote: &[RemoteCalendar], take_target: bool) -> Vec<ConnectedCalendar> {
+/// The discovered calendars with their defaults: all block time; the first writable one (the
+/// primary first) is the booking target when `take_target`.
+fn connected(remote: &[Discovered], take_target: bool) -> Vec<ConnectedCalendar> {
     let target = take_target
-        .then(|| remote.iter().position(|c| c.writable))
+        .then(|| {
+            remote
+                .iter()
+                .position(|c| c.writable && c.primary)
+                .or_else(|| remote.iter().position(|c| c.writable))
+        })
         .flatten();
     remote
         .iter()
         .enumerate()
         .map(|(i, calendar)| ConnectedCalendar {
-            id: calendar_id(calendar.url.as_str()),
+            id: calendar_id(&calendar.remote_id),
             name: calendar.name.clone(),
-            url: calendar.url.to_string(),
+            remote_id: calendar.remote_id.clone(),
             writable: calendar.writable,
+            primary: calendar.primary,
+            conferencing: calendar.conferencing,
             busy_source: true,
             booking_target: Some(i) == target,
             sync_token: None,
@@ -465,9 +604,9 @@ fn connected(remote: &[RemoteCalendar], take_target: bool) -> Vec<ConnectedCalen
         .collect()
 }
 
-/// Short and stable: the first 12 hex digits of the SHA-256 of the calendar's URL.
-fn calendar_id(url: &str) -> String {
-    let hash = digest::digest(&digest::SHA256, url.as_bytes());
+/// Short and stable: the first 12 hex digits of the SHA-256 of the provider's id for it.
+fn calendar_id(remote_id: &str) -> String {
+    let hash = digest::digest(&digest::SHA256, remote_id.as_bytes());
     hash.as_ref()[..6]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -478,11 +617,13 @@ fn calendar_id(url: &str) -> String {
 mod tests {
     use super::*;
 
-    fn remote(name: &str, writable: bool) -> RemoteCalendar {
-        RemoteCalendar {
-            url: reqwest::Url::parse(&format!("https://dav.example.com/u/{name}/")).unwrap(),
+    fn remote(name: &str, writable: bool, primary: bool) -> Discovered {
+        Discovered {
+            remote_id: format!("https://dav.example.com/u/{name}/"),
             name: name.into(),
             writable,
+            primary,
+            conferencing: false,
         }
     }
 
@@ -490,9 +631,9 @@ mod tests {
     fn every_calendar_blocks_and_the_first_writable_one_takes_bookings() {
         let calendars = connected(
             &[
-                remote("holidays", false),
-                remote("work", true),
-                remote("home", true),
+                remote("holidays", false, false),
+                remote("work", true, false),
+                remote("home", true, false),
             ],
             true,
         );
@@ -505,14 +646,20 @@ mod tests {
         assert_eq!(targets, ["work"]);
         // Another connection already takes bookings: none here.
         assert!(
-            connected(&[remote("work", true)], false)
+            connected(&[remote("work", true, false)], false)
                 .iter()
                 .all(|c| !c.booking_target)
         );
+        // The primary calendar goes first when it can be written.
+        let with_primary = connected(
+            &[remote("team", true, false), remote("me", true, true)],
+            true,
+        );
+        assert!(with_primary[1].booking_target && !with_primary[0].booking_target);
         // Ids are stable and distinct.
         assert_eq!(
             calendars[1].id,
-            connected(&[remote("work", true)], true)[0].id
+            connected(&[remote("work", true, false)], true)[0].id
         );
         assert_ne!(calendars[1].id, calendars[2].id);
         assert_eq!(calendars[1].id.len(), 12);

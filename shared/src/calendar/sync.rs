@@ -1,25 +1,28 @@
 //! One sync job: a connection's busy-source calendars read since their last token, their
 //! events turned into busy time over the expert's horizon, and the changes stored in the
-//! expert partition, where the slot search and the booking check read them.
+//! expert partition, where the slot search and the booking check read them; and the other
+//! way, a booking's event written into the expert's booking-target calendar. The same rules
+//! for every provider (`remote` speaks to each):
 //!
-//! Rules: only a confirmed removal (a 404 member, an event now free, a member missing from a
-//! full listing) frees time; an error never blanks imported time, it marks the connection
-//! `degraded` (or `needs_reauth`). A sync that finds nothing changed writes nothing.
+//! * only a confirmed removal (a 404 member, a cancelled or removed event, an event now free,
+//!   a member missing from a full listing) frees time; an error never blanks imported time,
+//!   it marks the connection `degraded` (or `needs_reauth`);
+//! * a sync that finds nothing changed writes nothing (but a read time now and then);
+//! * our own events are never read back as busy time (the loop guard), and what the expert
+//!   did to them (deleted, moved) flags the booking instead of changing it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use reqwest::Url;
 
-use super::caldav::{CalDav, CalDavAccount, CalDavError, WriteCondition};
 use super::connection::{
-    CalendarAttention, CalendarConnection, ConnectedCalendar, ConnectionStatus,
-    SYNC_INTERVAL_MINUTES, WrittenEvent,
+    CalendarAttention, CalendarConnection, Conference, ConnectedCalendar, ConnectionStatus,
+    Provider, SYNC_INTERVAL_MINUTES, WrittenEvent,
 };
 use super::freshness;
-use super::ical::{self, BusyRules};
-use super::secrets::{SealedSecret, SecretSealer};
+use super::ical::BusyRules;
+use super::push::PushChannels;
+use super::remote::{CalendarChanges, Failure, OwnChange, Remotes, Session, WriteFailure};
 use super::service::SyncJob;
 use crate::availability::Interval;
 use crate::booking::{Appointment, AppointmentStatus, BookingService};
@@ -27,20 +30,15 @@ use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::{AppointmentId, ConnectionId, ExpertId};
 use crate::notifications::{CalendarAlert, NotificationService};
-use crate::store::dynamo::{DynamoStore, ImportedEvent, SyncWrite};
+use crate::store::dynamo::{DynamoStore, SyncWrite};
 
 /// Busy time is imported this far ahead when the expert set no horizon.
 const DEFAULT_HORIZON_DAYS: i64 = 60;
-/// Every event is read and expanded again this often, so recurrences reach the days the
-/// sliding horizon newly opens.
-const FULL_READ_EVERY_HOURS: i64 = 24;
-/// Members per calendar-multiget.
-const FETCH_CHUNK: usize = 50;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
     pub calendars: usize,
-    /// Events read (multiget) and stored or freed.
+    /// Events read (fetched or listed) and stored or freed.
     pub fetched: usize,
     pub stored: usize,
     pub freed: usize,
@@ -58,26 +56,6 @@ pub enum BookingPush {
     Deleted,
     /// The expert deleted the event: flagged on the appointment, not written again.
     Flagged,
-}
-
-/// The appointment whose booking event lives at `href` (`.../<apt_id>@expert-marketplace.ics`).
-fn own_appointment(href: &Url) -> Option<AppointmentId> {
-    let file = href.path_segments()?.next_back()?;
-    let decoded = file.replace("%40", "@");
-    decoded
-        .strip_suffix(".ics")?
-        .strip_suffix(ical::OWN_UID_SUFFIX)?
-        .parse()
-        .ok()
-}
-
-fn uid(appointment: &Appointment) -> String {
-    format!("{}{}", appointment.id, ical::OWN_UID_SUFFIX)
-}
-
-/// A failed write to the calendar: the job is tried again.
-fn transient(error: CalDavError) -> ServiceError {
-    ServiceError::Queue(format!("calendar write failed: {error}"))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,89 +89,89 @@ pub fn retry_delay(
     std::time::Duration::from_secs(backoff.max(asked).min(LONGEST))
 }
 
+/// A failed write to the calendar: the job is tried again.
+fn transient(why: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Queue(format!("calendar write failed: {why}"))
+}
+
+fn write_failed(failure: WriteFailure) -> ServiceError {
+    match failure {
+        WriteFailure::Changed => transient("the event changed again meanwhile"),
+        WriteFailure::Gone => transient("the event is gone"),
+        WriteFailure::Other(why) => transient(why),
+    }
+}
+
 #[derive(Clone)]
 pub struct CalendarSync {
     store: DynamoStore,
-    caldav: CalDav,
-    sealer: SecretSealer,
+    remotes: Remotes,
+    push: PushChannels,
     bookings: BookingService,
     notifications: NotificationService,
     clock: Arc<dyn Clock>,
 }
 
-/// Why reading a calendar failed.
-enum Failure {
-    Refused,
-    Transient {
-        reason: String,
-        retry_after: Option<std::time::Duration>,
-    },
-}
-
-impl Failure {
-    fn transient(reason: impl ToString) -> Self {
-        Failure::Transient {
-            reason: reason.to_string(),
-            retry_after: None,
-        }
-    }
-}
-
-impl From<CalDavError> for Failure {
-    fn from(error: CalDavError) -> Self {
-        match error {
-            CalDavError::Unauthorized => Failure::Refused,
-            CalDavError::Throttled { retry_after, .. } => Failure::Transient {
-                reason: error.to_string(),
-                retry_after,
-            },
-            other => Failure::transient(other),
-        }
-    }
-}
-
 impl CalendarSync {
     pub fn new(
         store: DynamoStore,
-        caldav: CalDav,
-        sealer: SecretSealer,
+        (remotes, push): (Remotes, PushChannels),
         (bookings, notifications): (BookingService, NotificationService),
         clock: Arc<dyn Clock>,
     ) -> Self {
         CalendarSync {
             store,
-            caldav,
-            sealer,
+            remotes,
+            push,
             bookings,
             notifications,
             clock,
         }
     }
 
-    /// The connection's account, its password opened.
-    async fn account_of(
+    /// The rules an expert's events are read by: their zone, [now, now + horizon], their
+    /// addresses and their choices for tentative and out-of-office events.
+    async fn rules_for<'a>(
         &self,
-        connection: &CalendarConnection,
-        sealed: &SealedSecret,
-    ) -> Result<CalDavAccount, ServiceError> {
-        let password = self
-            .sealer
-            .open(sealed, &connection.id.to_string())
-            .await
-            .map_err(|e| ServiceError::Secret(e.to_string()))?;
-        let server_url = Url::parse(&connection.server_url)
-            .map_err(|e| crate::store::StoreError::corrupt(connection.id.to_string(), e))?;
-        Ok(CalDavAccount {
-            server_url,
-            username: connection.account.clone(),
-            password,
-        })
+        connection: &'a CalendarConnection,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(BusyRules<'a>, Option<DateTime<Utc>>)>, ServiceError> {
+        let Some(schedule) = self
+            .store
+            .expert_schedule(connection.expert_id, now, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let horizon = schedule
+            .settings
+            .as_ref()
+            .map_or(DEFAULT_HORIZON_DAYS, |s| i64::from(s.horizon_days));
+        let read_at = schedule
+            .calendars
+            .iter()
+            .find(|s| s.connection_id == connection.id)
+            .and_then(|s| s.read_at);
+        Ok(Some((
+            BusyRules {
+                zone: schedule.profile.time_zone,
+                window: Interval {
+                    start: now,
+                    end: now + Duration::days(horizon),
+                },
+                own_addresses: &connection.own_addresses,
+                tentative_blocks: connection.preferences.tentative_blocks,
+                out_of_office_blocks: connection.preferences.out_of_office_blocks,
+            },
+            read_at,
+        )))
     }
 
     /// Makes the booking's event in the expert's booking-target calendar match the
-    /// appointment: written when confirmed (`PUT <uid>.ics`, `If-None-Match: *`, so a retried
-    /// job cannot duplicate it), rewritten under `If-Match` when moved, deleted when cancelled.
-    /// An event the expert deleted is flagged on the appointment and never written again.
+    /// appointment: written when confirmed (with an id derived from the appointment, so a
+    /// retried job cannot duplicate it), rewritten under the ETag we know when moved, deleted
+    /// when cancelled. An event the expert deleted is flagged on the appointment and never
+    /// written again.
     pub async fn push_booking(&self, id: AppointmentId) -> Result<BookingPush, ServiceError> {
         let Some(appointment) = self.store.appointment(id).await? else {
             return Ok(BookingPush::Nothing);
@@ -216,17 +194,19 @@ impl CalendarSync {
             appointment.status,
             AppointmentStatus::Confirmed | AppointmentStatus::Completed
         );
+        if wanted && unchanged || !wanted && written.is_none() {
+            return Ok(BookingPush::Nothing);
+        }
         // The calendar the event lives in (once written) or goes to.
         let connection_id = match &written {
             Some(event) => Some(event.connection_id),
-            None if wanted => self
+            None => self
                 .store
                 .connections_of(appointment.expert_id)
                 .await?
                 .into_iter()
                 .find(|c| c.booking_target().is_some())
                 .map(|c| c.id),
-            None => None,
         };
         let Some(connection_id) = connection_id else {
             return Ok(BookingPush::Nothing);
@@ -239,131 +219,200 @@ impl CalendarSync {
             // Disconnected: what was written stays in the calendar (documented).
             return Ok(BookingPush::Nothing);
         };
-        let account = self.account_of(&connection, &sealed).await?;
-        let outcome = match (wanted, written) {
-            (true, Some(_)) if unchanged => BookingPush::Nothing,
-            (true, Some(event)) => {
-                let url =
-                    Url::parse(&event.href).map_err(|e| ServiceError::Queue(e.to_string()))?;
-                let ics = self.bookings.calendar_event(&appointment).await?;
+        let now = self.clock.now();
+        let session = match self.remotes.session(&connection, &sealed, now).await {
+            Ok(session) => session,
+            Err(failure) => return Err(transient(format!("{failure:?}"))),
+        };
+        let Some((rules, _)) = self.rules_for(&connection, now).await? else {
+            return Ok(BookingPush::Nothing);
+        };
+        let event = self.bookings.calendar_event(&appointment).await?;
+        match (wanted, written) {
+            (true, Some(written)) => {
+                let at = (
+                    written.calendar.as_deref().unwrap_or_default(),
+                    written.href.as_str(),
+                );
                 let etag = match self
-                    .caldav
-                    .put(
-                        &account,
-                        &url,
-                        ics.clone(),
-                        WriteCondition::Matches(&event.etag),
-                    )
+                    .remotes
+                    .update(&session, at, Some(&written.etag), &event)
                     .await
                 {
-                    Err(CalDavError::PreconditionFailed) => {
+                    Err(WriteFailure::Changed) => {
                         // Changed in the calendar since: the booking's own move wins, unless
                         // the expert deleted the event.
-                        match self.current_etag(&account, &url).await? {
-                            Some(current) => self
-                                .caldav
-                                .put(&account, &url, ics, WriteCondition::Matches(&current))
+                        match self
+                            .remotes
+                            .current(&session, at, &rules)
+                            .await
+                            .map_err(write_failed)?
+                        {
+                            Some((current, _)) => self
+                                .remotes
+                                .update(&session, at, Some(&current), &event)
                                 .await
-                                .map_err(transient)?,
-                            None => {
-                                return self.flag_deleted(&appointment, event).await;
-                            }
+                                .map_err(write_failed)?,
+                            None => return self.flag_deleted(&appointment, written).await,
                         }
                     }
-                    other => other.map_err(transient)?,
+                    Err(WriteFailure::Gone) => {
+                        return self.flag_deleted(&appointment, written).await;
+                    }
+                    other => other.map_err(write_failed)?,
                 };
-                self.record(&appointment, connection_id, url, etag, &account)
+                let event = WrittenEvent {
+                    etag: String::new(),
+                    ..written
+                };
+                self.record(&appointment, &session, event, etag, &rules)
                     .await?;
-                BookingPush::Updated
+                Ok(BookingPush::Updated)
             }
             (true, None) => {
                 let Some(calendar) = connection.booking_target() else {
                     return Ok(BookingPush::Nothing);
                 };
-                let url = Url::parse(&calendar.url)
-                    .and_then(|base| base.join(&format!("{}.ics", uid(&appointment))))
-                    .map_err(|e| ServiceError::Queue(e.to_string()))?;
-                let ics = self.bookings.calendar_event(&appointment).await?;
-                let etag = match self
-                    .caldav
-                    .put(&account, &url, ics, WriteCondition::Create)
+                let made = self
+                    .remotes
+                    .create(
+                        &session,
+                        calendar,
+                        &event,
+                        connection.preferences.conferencing,
+                    )
                     .await
-                {
-                    // Written by an earlier try of this job: it is ours (the UID is the
-                    // appointment's).
-                    Err(CalDavError::PreconditionFailed) => None,
-                    other => other.map_err(transient)?,
+                    .map_err(write_failed)?;
+                let written = WrittenEvent {
+                    connection_id,
+                    calendar: (connection.provider != Provider::Caldav)
+                        .then(|| calendar.remote_id.clone()),
+                    href: made.key.clone(),
+                    etag: String::new(),
+                    sequence: appointment.revision,
                 };
-                self.record(&appointment, connection_id, url, etag, &account)
+                if connection.provider == Provider::Microsoft {
+                    self.store
+                        .record_own_event(
+                            (connection.expert_id, connection.id),
+                            &calendar.id,
+                            &made.key,
+                            appointment.id,
+                        )
+                        .await?;
+                }
+                self.record(&appointment, &session, written, made.etag, &rules)
                     .await?;
-                BookingPush::Created
+                if let Some(result) = made.conference {
+                    self.conference(&appointment, &connection, result).await?;
+                }
+                Ok(BookingPush::Created)
             }
-            (false, Some(event)) => {
-                let url =
-                    Url::parse(&event.href).map_err(|e| ServiceError::Queue(e.to_string()))?;
-                let mut etag = event.etag.clone();
+            (false, Some(written)) => {
+                let at = (
+                    written.calendar.as_deref().unwrap_or_default(),
+                    written.href.as_str(),
+                );
+                let mut etag = written.etag.clone();
                 loop {
-                    match self.caldav.delete(&account, &url, &etag).await {
-                        Ok(()) | Err(CalDavError::NotFound) => break,
-                        Err(CalDavError::PreconditionFailed) => {
-                            match self.current_etag(&account, &url).await? {
-                                Some(current) if current != etag => etag = current,
+                    match self.remotes.delete(&session, at, &etag).await {
+                        Ok(()) | Err(WriteFailure::Gone) => break,
+                        Err(WriteFailure::Changed) => {
+                            match self
+                                .remotes
+                                .current(&session, at, &rules)
+                                .await
+                                .map_err(write_failed)?
+                            {
+                                Some((current, _)) if current != etag => etag = current,
                                 _ => break,
                             }
                         }
-                        Err(other) => return Err(transient(other)),
+                        Err(other) => return Err(write_failed(other)),
                     }
+                }
+                if connection.provider == Provider::Microsoft
+                    && let Some(calendar) = connection
+                        .calendars
+                        .iter()
+                        .find(|c| Some(&c.remote_id) == written.calendar.as_ref())
+                {
+                    self.store
+                        .forget_own_event(
+                            (connection.expert_id, connection.id),
+                            &calendar.id,
+                            &written.href,
+                        )
+                        .await?;
                 }
                 self.store
                     .set_calendar_event(appointment.id, None, None)
                     .await?;
-                BookingPush::Deleted
+                Ok(BookingPush::Deleted)
             }
-            (false, None) => BookingPush::Nothing,
-        };
-        Ok(outcome)
+            (false, None) => Ok(BookingPush::Nothing),
+        }
     }
 
-    async fn current_etag(
-        &self,
-        account: &CalDavAccount,
-        url: &Url,
-    ) -> Result<Option<String>, ServiceError> {
-        let calendar = url
-            .join("./")
-            .map_err(|e| ServiceError::Queue(e.to_string()))?;
-        Ok(self
-            .caldav
-            .fetch(account, &calendar, std::slice::from_ref(url))
-            .await
-            .map_err(transient)?
-            .into_iter()
-            .next()
-            .map(|object| object.etag))
-    }
-
-    /// Stores where the event is and its ETag (read back when the server did not say).
+    /// Stores where the event is and its ETag (read back when the provider did not say).
     async fn record(
         &self,
         appointment: &Appointment,
-        connection_id: ConnectionId,
-        url: Url,
+        session: &Session,
+        mut event: WrittenEvent,
         etag: Option<String>,
-        account: &CalDavAccount,
+        rules: &BusyRules<'_>,
     ) -> Result<(), ServiceError> {
-        let etag = match etag {
+        event.etag = match etag {
             Some(etag) => etag,
-            None => self.current_etag(account, &url).await?.unwrap_or_default(),
+            None => self
+                .remotes
+                .current(
+                    session,
+                    (event.calendar.as_deref().unwrap_or_default(), &event.href),
+                    rules,
+                )
+                .await
+                .map_err(write_failed)?
+                .map(|(etag, _)| etag)
+                .unwrap_or_default(),
         };
-        let event = WrittenEvent {
-            connection_id,
-            href: url.to_string(),
-            etag,
-            sequence: appointment.revision,
-        };
+        event.sequence = appointment.revision;
         self.store
             .set_calendar_event(appointment.id, Some(&event), None)
             .await?;
+        Ok(())
+    }
+
+    /// The provider's meeting link becomes the appointment's (it survives reschedules); when
+    /// none could be made the default link stays, the appointment says why and the expert is
+    /// told, once.
+    async fn conference(
+        &self,
+        appointment: &Appointment,
+        connection: &CalendarConnection,
+        result: Result<String, String>,
+    ) -> Result<(), ServiceError> {
+        let conference = match result {
+            Ok(link) => Conference {
+                provider: connection.preferences.conferencing,
+                join_url: Some(link),
+                failure: None,
+            },
+            Err(why) => Conference {
+                provider: connection.preferences.conferencing,
+                join_url: None,
+                failure: Some(why),
+            },
+        };
+        self.store
+            .set_conference(appointment.id, &conference)
+            .await?;
+        if let Some(why) = &conference.failure {
+            self.notifications
+                .conferencing_failed(appointment, connection, why)
+                .await?;
+        }
         Ok(())
     }
 
@@ -402,47 +451,54 @@ impl CalendarSync {
         }
     }
 
-    /// A booking event changed in the calendar (another ETag than ours): read it; moved to
-    /// other times, its appointment is flagged (the booking keeps its time); otherwise only
-    /// its new ETag is kept.
+    /// A booking event changed in the calendar (another ETag than ours): moved to other times,
+    /// its appointment is flagged (the booking keeps its time); otherwise only its new ETag is
+    /// kept. CalDAV lists only ETags, so the event is read first there.
     async fn flag_if_moved(
         &self,
-        account: &CalDavAccount,
-        (id, url, etag): &(AppointmentId, Url, String),
+        session: &Session,
+        change: &OwnChange,
         connection: ConnectionId,
         rules: &BusyRules<'_>,
     ) -> Result<(), ServiceError> {
-        let Some((appointment, mut event)) = self.ours_to_check(*id, connection).await? else {
+        let Some((appointment, mut event)) =
+            self.ours_to_check(change.appointment, connection).await?
+        else {
             return Ok(());
         };
-        if &event.etag == etag {
+        if event.etag == change.etag {
             return Ok(());
         }
-        let calendar = url
-            .join("./")
-            .map_err(|e| ServiceError::Queue(e.to_string()))?;
-        let fetched = self
-            .caldav
-            .fetch(account, &calendar, std::slice::from_ref(url))
-            .await
-            .map_err(transient)?;
-        // Gone meanwhile: the removal shows in the next sync.
-        let Some(object) = fetched.into_iter().next() else {
-            return Ok(());
+        let (etag, span) = match change.span {
+            Some(span) => (change.etag.clone(), Some(span)),
+            None => match self
+                .remotes
+                .current(
+                    session,
+                    (event.calendar.as_deref().unwrap_or_default(), &change.key),
+                    rules,
+                )
+                .await
+                .map_err(write_failed)?
+            {
+                Some(found) => found,
+                // Gone meanwhile: the removal shows in the next sync.
+                None => return Ok(()),
+            },
         };
         let booked = Interval {
             start: appointment.start,
             end: appointment.end,
         };
-        let attention = match ical::own_event_span(&object.data, rules) {
-            Ok(Some(span)) if span == booked => None,
-            Ok(_) => Some(CalendarAttention::MovedInCalendar),
-            Err(error) => {
-                tracing::warn!(appointment_id = %appointment.id, error = %error, "booking event unreadable");
+        let attention = match span {
+            Some(span) if span == booked => None,
+            Some(_) => Some(CalendarAttention::MovedInCalendar),
+            None => {
+                tracing::warn!(appointment_id = %appointment.id, "booking event unreadable");
                 return Ok(());
             }
         };
-        event.etag = object.etag;
+        event.etag = etag;
         self.store
             .set_calendar_event(appointment.id, Some(&event), attention)
             .await?;
@@ -464,6 +520,8 @@ impl CalendarSync {
         Ok(BookingPush::Flagged)
     }
 
+    /// Reads every busy-source calendar of the connection (a refused access token is
+    /// refreshed and the calendar read again, once), then keeps its push channels alive.
     pub async fn run(&self, job: &SyncJob) -> Result<SyncOutcome, ServiceError> {
         let Some((mut connection, sealed)) = self
             .store
@@ -472,39 +530,56 @@ impl CalendarSync {
         else {
             return Ok(SyncOutcome::Gone);
         };
-        let account = self.account_of(&connection, &sealed).await?;
         let now = self.clock.now();
-        let Some(schedule) = self
-            .store
-            .expert_schedule(connection.expert_id, now, now)
-            .await?
-        else {
+        let owner = (connection.expert_id, connection.id);
+        let before = connection.clone();
+        let Some((rules, read_at)) = self.rules_for(&before, now).await? else {
             return Ok(SyncOutcome::Gone);
-        };
-        let horizon = schedule
-            .settings
-            .as_ref()
-            .map_or(DEFAULT_HORIZON_DAYS, |s| i64::from(s.horizon_days));
-        let own_addresses = connection.own_addresses.clone();
-        let rules = BusyRules {
-            zone: schedule.profile.time_zone,
-            window: Interval {
-                start: now,
-                end: now + Duration::days(horizon),
-            },
-            own_addresses: &own_addresses,
         };
         let mut write = SyncWrite::default();
         let mut report = SyncReport::default();
-        let before = connection.clone();
-        let owner = (connection.expert_id, connection.id);
         let mut own_removed = Vec::new();
         let mut own_changed = Vec::new();
         let mut failure = None;
+        let mut session = match self.remotes.session(&connection, &sealed, now).await {
+            Ok(session) => Some(session),
+            Err(error) => {
+                failure = Some(error);
+                None
+            }
+        };
         for calendar in &mut connection.calendars {
+            let Some(current) = &session else {
+                break;
+            };
             let result = if calendar.busy_source {
                 report.calendars += 1;
-                self.read(&account, owner, calendar, &rules, now).await
+                match self
+                    .remotes
+                    .read(&self.store, current, owner, calendar, &rules, now)
+                    .await
+                {
+                    Err(Failure::TokenRejected) => {
+                        self.remotes.tokens.forget(owner.1);
+                        match self.remotes.session(&before, &sealed, now).await {
+                            Ok(fresh) => {
+                                let again = self
+                                    .remotes
+                                    .read(&self.store, &fresh, owner, calendar, &rules, now)
+                                    .await;
+                                session = Some(fresh);
+                                // Refused twice, with a token just granted: the grant itself
+                                // no longer reaches the calendar.
+                                match again {
+                                    Err(Failure::TokenRejected) => Err(Failure::Refused),
+                                    other => other,
+                                }
+                            }
+                            Err(error) => Err(error),
+                        }
+                    }
+                    other => other,
+                }
             } else {
                 self.forget(owner, calendar).await
             };
@@ -531,16 +606,12 @@ impl CalendarSync {
                 connection.last_error = None;
                 SyncOutcome::Synced(report)
             }
-            Some(Failure::Refused) => {
+            Some(Failure::Refused | Failure::TokenRejected) => {
                 // Only what was read before the refusal is lost; nothing is freed.
                 connection.calendars = before.calendars.clone();
                 write = SyncWrite::default();
                 connection.status = ConnectionStatus::NeedsReauth;
-                connection.last_error = Some(
-                    "the calendar server refused the password: connect again with a new app-specific password \
-                     (changing the Apple ID password revokes them all)"
-                        .into(),
-                );
+                connection.last_error = Some(refusal_hint(connection.provider).into());
                 SyncOutcome::NeedsReauth
             }
             Some(Failure::Transient {
@@ -562,12 +633,12 @@ impl CalendarSync {
             ConnectionStatus::Degraded => before.degraded_since.or(Some(now)),
             _ => None,
         };
-        for appointment in own_removed {
-            self.flag_if_deleted(appointment, connection.id).await?;
-        }
-        if failure.is_none() {
-            for changed in &own_changed {
-                self.flag_if_moved(&account, changed, connection.id, &rules)
+        if let (None, Some(session)) = (&failure, &session) {
+            for appointment in own_removed {
+                self.flag_if_deleted(appointment, connection.id).await?;
+            }
+            for change in &own_changed {
+                self.flag_if_moved(session, change, connection.id, &rules)
                     .await?;
             }
         }
@@ -580,11 +651,6 @@ impl CalendarSync {
         if unchanged {
             // Nothing to write, but the read time once it grows old (so that a booking can
             // tell a healthy calendar from a sync that stopped running).
-            let read_at = schedule
-                .calendars
-                .iter()
-                .find(|s| s.connection_id == connection.id)
-                .and_then(|s| s.read_at);
             if matches!(outcome, SyncOutcome::Synced(_)) && freshness::heartbeat_due(read_at, now) {
                 self.store
                     .confirm_read(connection.expert_id, connection.id, now)
@@ -597,13 +663,25 @@ impl CalendarSync {
                 return Ok(SyncOutcome::Superseded);
             }
         }
+        if let (SyncOutcome::Synced(_), Some(session)) = (&outcome, &session) {
+            // Push is an accelerator: a channel that cannot be made or renewed now is tried
+            // again at the next sync, and the schedule keeps reading meanwhile.
+            if let Err(error) = self
+                .push
+                .maintain(&self.remotes, session, &connection, now, job.renew_push)
+                .await
+            {
+                tracing::warn!(connection_id = %connection.id, error = %error, "push channels not maintained");
+            }
+        }
         self.alert_expert(&connection, &before, &outcome, now)
             .await?;
         Ok(outcome)
     }
 
-    /// Tells the expert, once per episode, of a refused password (at once: only they can fix
-    /// it) or of a calendar unreadable for 10 minutes (a blip that heals emails nobody).
+    /// Tells the expert, once per episode, of a refused password or grant (at once: only they
+    /// can fix it) or of a calendar unreadable for 10 minutes (a blip that heals emails
+    /// nobody).
     async fn alert_expert(
         &self,
         connection: &CalendarConnection,
@@ -633,106 +711,6 @@ impl CalendarSync {
         Ok(())
     }
 
-    /// Reads one calendar's changes since its token (or everything, for a first read, an
-    /// invalid token, or the daily re-expansion) and turns them into busy-time writes.
-    async fn read(
-        &self,
-        account: &CalDavAccount,
-        (expert, connection): (ExpertId, ConnectionId),
-        calendar: &mut ConnectedCalendar,
-        rules: &BusyRules<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<CalendarChanges, Failure> {
-        let url = Url::parse(&calendar.url).map_err(Failure::transient)?;
-        let expand_again = calendar
-            .full_read_at
-            .is_none_or(|at| now - at >= Duration::hours(FULL_READ_EVERY_HOURS));
-        let incremental = match calendar.sync_token.as_deref() {
-            Some(token) if !expand_again => {
-                match self.caldav.changes(account, &url, Some(token)).await {
-                    Ok(changes) => Some(changes),
-                    Err(CalDavError::InvalidSyncToken) => None,
-                    Err(error) => return Err(error.into()),
-                }
-            }
-            _ => None,
-        };
-        let mut out = CalendarChanges::default();
-        let (changes, full) = match incremental {
-            Some(changes) => (changes, false),
-            None => (self.caldav.changes(account, &url, None).await?, true),
-        };
-        let stored = if full {
-            self.store
-                .imported_events(expert, connection, &calendar.id)
-                .await
-                .map_err(Failure::transient)?
-        } else {
-            HashMap::new()
-        };
-        let mut to_fetch: Vec<Url> = Vec::new();
-        for (member, etag) in &changes.changed {
-            // Our own booking events block through the booking already: never read back as
-            // busy time, only checked for a move by the expert.
-            if let Some(appointment) = own_appointment(member) {
-                out.own_changed
-                    .push((appointment, member.clone(), etag.clone()));
-                continue;
-            }
-            // A re-listing after a lost token skips what is stored already; the daily read
-            // expands everything again.
-            let known = stored.get(member.as_str()) == Some(etag);
-            if !known || expand_again {
-                to_fetch.push(member.clone());
-            }
-        }
-        for member in &changes.removed {
-            match own_appointment(member) {
-                // One of our booking events, deleted by the expert: the booking decides.
-                Some(appointment) => out.own_removed.push(appointment),
-                None => out
-                    .write
-                    .deleted
-                    .push((calendar.id.clone(), member.to_string())),
-            }
-        }
-        if full {
-            let listed: std::collections::HashSet<String> =
-                changes.changed.iter().map(|(u, _)| u.to_string()).collect();
-            for href in stored.keys().filter(|h| !listed.contains(*h)) {
-                out.write.deleted.push((calendar.id.clone(), href.clone()));
-            }
-        }
-        for chunk in to_fetch.chunks(FETCH_CHUNK) {
-            for object in self.caldav.fetch(account, &url, chunk).await? {
-                out.fetched += 1;
-                match ical::busy_intervals(&object.data, rules) {
-                    Ok(intervals) if intervals.is_empty() => out
-                        .write
-                        .deleted
-                        .push((calendar.id.clone(), object.url.to_string())),
-                    Ok(intervals) => out.write.put.push(ImportedEvent {
-                        calendar_id: calendar.id.clone(),
-                        href: object.url.to_string(),
-                        etag: object.etag,
-                        intervals,
-                    }),
-                    Err(error) => {
-                        tracing::warn!(calendar = %calendar.id, error = %error, "calendar object skipped");
-                        out.skipped += 1;
-                    }
-                }
-            }
-        }
-        calendar.sync_token = changes.token;
-        if full {
-            calendar.full_read_at = Some(now);
-        }
-        Ok(out)
-    }
-}
-
-impl CalendarSync {
     /// A calendar that no longer blocks time: what it imported goes, and a later return
     /// starts from a full read.
     async fn forget(
@@ -756,15 +734,20 @@ impl CalendarSync {
     }
 }
 
-#[derive(Default)]
-struct CalendarChanges {
-    write: SyncWrite,
-    /// The appointments whose booking events disappeared from the calendar.
-    own_removed: Vec<AppointmentId>,
-    /// Our booking events that changed in the calendar: appointment, href, new ETag.
-    own_changed: Vec<(AppointmentId, Url, String)>,
-    fetched: usize,
-    skipped: usize,
+/// What the expert reads when their provider refused us.
+fn refusal_hint(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Caldav => {
+            "the calendar server refused the password: connect again with a new app-specific password \
+             (changing the Apple ID password revokes them all)"
+        }
+        Provider::Google => {
+            "Google refused our access (revoked, expired, or unused for 6 months): connect the calendar again"
+        }
+        Provider::Microsoft => {
+            "Microsoft refused our access (revoked or expired): connect the calendar again"
+        }
+    }
 }
 
 #[cfg(test)]

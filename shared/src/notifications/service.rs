@@ -145,11 +145,48 @@ impl NotificationService {
         };
         let email = templates::calendar_alert_email(
             &profile.display_name,
-            (&connection.account, &connection.server_url),
+            (
+                &connection.account,
+                connection
+                    .server_url
+                    .as_deref()
+                    .unwrap_or(connection.provider.label()),
+            ),
             alert,
             &address,
         );
         self.once_for(&format!("{occasion}:expert"), self.send(&email, occasion))
+            .await
+    }
+
+    /// Tells the expert that the Meet or Teams link they chose could not be made for a
+    /// booking (the default link stays), once per booking.
+    pub async fn conferencing_failed(
+        &self,
+        appointment: &crate::booking::Appointment,
+        connection: &CalendarConnection,
+        why: &str,
+    ) -> Result<bool, ServiceError> {
+        let Some(profile) = self.store.profile(connection.expert_id).await? else {
+            return Ok(false);
+        };
+        let Some(address) = self
+            .store
+            .account(&profile.owner)
+            .await?
+            .and_then(|a| a.email)
+        else {
+            return Ok(false);
+        };
+        let email = templates::conferencing_failed_email(
+            &profile.display_name,
+            appointment.start,
+            profile.time_zone,
+            why,
+            &address,
+        );
+        let occasion = format!("conference:{}", appointment.id);
+        self.once_for(&format!("{occasion}:expert"), self.send(&email, &occasion))
             .await
     }
 

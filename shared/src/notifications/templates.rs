@@ -172,6 +172,34 @@ pub fn calendar_alert_email(
     email(address, subject.to_owned(), &lines, None)
 }
 
+/// The email that tells an expert their booking keeps the default meeting link, and why.
+pub fn conferencing_failed_email(
+    expert: &str,
+    start: DateTime<Utc>,
+    zone: Tz,
+    why: &str,
+    address: &str,
+) -> Email {
+    let lines = [
+        format!("Hello {expert},"),
+        String::new(),
+        format!(
+            "the meeting link you chose could not be created for your session on {}: {why}.",
+            local(start, zone)
+        ),
+        "The session keeps its default meeting link, which both of you already have; nothing \
+         else changed. Check the calendar's conferencing settings, or choose the default link in \
+         your calendar settings."
+            .to_owned(),
+    ];
+    email(
+        address,
+        "Your session keeps its default meeting link".to_owned(),
+        &lines,
+        None,
+    )
+}
+
 fn local(at: DateTime<Utc>, zone: Tz) -> String {
     at.with_timezone(&zone)
         .format("%A %-d %B %Y, %H:%M (%Z)")

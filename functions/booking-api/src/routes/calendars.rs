@@ -1,15 +1,19 @@
-//! `/v1/experts/me/calendars`: the expert's external calendar connections.
+//! `/v1/experts/me/calendars`: the expert's external calendar connections; the OAuth callback
+//! and the providers' push notifications (no JWT: their own checks).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode, header};
+use marketplace::calendar::connect::{Authorization, CallbackInput, GoogleNotice, PushReceipt};
 use marketplace::calendar::connection::{CalendarConnection, ConnectInput, UpdateInput};
 use marketplace::calendar::service::{CalendarService, SyncJob};
 use marketplace::error::ServiceError;
 use marketplace::services::Services;
 
 use crate::error::ApiError;
-use crate::extract::{Expert, JsonBody};
+use crate::extract::{Expert, JsonBody, QueryParams};
 
 #[derive(serde::Serialize)]
 pub struct Connections {
@@ -69,4 +73,72 @@ pub async fn sync_now(
 ) -> Result<(StatusCode, Json<SyncJob>), ApiError> {
     let job = calendars(&services)?.sync_now(&caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// `POST /v1/experts/me/calendars/{provider}/authorize`: where to send the expert to consent.
+pub async fn authorize(
+    State(services): State<Services>,
+    Expert(caller): Expert,
+    Path(provider): Path<String>,
+) -> Result<Json<Authorization>, ApiError> {
+    Ok(Json(
+        calendars(&services)?.authorize(&caller, &provider).await?,
+    ))
+}
+
+/// `GET /v1/oauth/{provider}/callback`: the provider's redirect back; always a redirect to the
+/// frontend, with the outcome.
+pub async fn callback(
+    State(services): State<Services>,
+    Path(provider): Path<String>,
+    QueryParams(input): QueryParams<CallbackInput>,
+) -> Result<Response, ApiError> {
+    let location = calendars(&services)?.callback(&provider, input).await;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+}
+
+/// `POST /v1/webhooks/google`: a channel's notification; only its headers count.
+pub async fn google_push(
+    State(services): State<Services>,
+    headers: HeaderMap,
+) -> Result<Json<PushReceipt>, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let notice = GoogleNotice {
+        channel_id: header("x-goog-channel-id"),
+        token: header("x-goog-channel-token"),
+        resource_state: header("x-goog-resource-state"),
+    };
+    Ok(Json(
+        calendars(&services)?.google_notification(notice).await?,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Validation {
+    #[serde(rename = "validationToken")]
+    validation_token: Option<String>,
+}
+
+/// `POST /v1/webhooks/microsoft`: Graph's validation handshake (the token echoed as
+/// text/plain), or a batch of change or lifecycle notifications (202).
+pub async fn microsoft_push(
+    State(services): State<Services>,
+    QueryParams(validation): QueryParams<Validation>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if let Some(token) = validation.validation_token {
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            token,
+        )
+            .into_response());
+    }
+    let receipt = calendars(&services)?.microsoft_notification(&body).await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt)).into_response())
 }

@@ -322,10 +322,10 @@ pub(crate) async fn connected_expert_through(
         .await
         .ok(StatusCode::CREATED)
         .clone();
-    let job = SyncJob {
-        expert_id: expert.parse().unwrap(),
-        connection_id: connection["id"].as_str().unwrap().parse().unwrap(),
-    };
+    let job = SyncJob::of(
+        expert.parse().unwrap(),
+        connection["id"].as_str().unwrap().parse().unwrap(),
+    );
     Connected {
         expert,
         ada,
@@ -610,10 +610,10 @@ async fn recurrences_across_dst_exdates_declines_transparency_and_all_day_events
     ] {
         put_event(&account, name, body).await;
     }
-    let job = SyncJob {
-        expert_id: expert.parse().unwrap(),
-        connection_id: connection["id"].as_str().unwrap().parse().unwrap(),
-    };
+    let job = SyncJob::of(
+        expert.parse().unwrap(),
+        connection["id"].as_str().unwrap().parse().unwrap(),
+    );
     let calendars = app.services.calendars.as_ref().unwrap();
     let SyncOutcome::Synced(report) = calendars.run_sync(&job).await.unwrap() else {
         panic!("not synced")
@@ -650,15 +650,18 @@ async fn two_schedulers_at_once_queue_each_of_200_due_connections_exactly_once()
             provider: Provider::Caldav,
             account: "ada@example.com".into(),
             own_addresses: Vec::new(),
-            server_url: "https://caldav.example.com/".into(),
+            server_url: Some("https://caldav.example.com/".into()),
             status: ConnectionStatus::Ok,
             last_synced_at: None,
             next_sync_at: now - Duration::minutes(1),
             last_error: None,
             degraded_since: None,
             calendars: Vec::new(),
+            preferences: Default::default(),
+            push: Vec::new(),
             created_at: now,
             version: 1,
+            secret_version: 1,
         };
         let secret = SealedSecret {
             wrapped_key: "a2V5".into(),

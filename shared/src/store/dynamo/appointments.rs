@@ -19,7 +19,7 @@ use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
     PaymentRecord, Price, ProblemReport, SweepDue,
 };
-use crate::calendar::connection::{CalendarAttention, WrittenEvent};
+use crate::calendar::connection::{CalendarAttention, Conference, WrittenEvent};
 use crate::events::{DomainEvent, EventKind};
 use crate::ids::{AppointmentId, ExpertId, UserId};
 use crate::money::{Currency, Money};
@@ -82,6 +82,8 @@ struct AppointmentRecord {
     calendar_event: Option<WrittenEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     calendar_attention: Option<CalendarAttention>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conference: Option<Conference>,
     #[serde(default)]
     revision: u32,
     created_at: DateTime<Utc>,
@@ -127,6 +129,7 @@ impl AppointmentRecord {
             problem: a.problem.clone(),
             calendar_event: a.calendar_event.clone(),
             calendar_attention: a.calendar_attention,
+            conference: a.conference.clone(),
             revision: a.revision,
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
@@ -169,6 +172,7 @@ impl AppointmentRecord {
             problem: self.problem,
             calendar_event: self.calendar_event,
             calendar_attention: self.calendar_attention,
+            conference: self.conference,
             revision: self.revision,
             created_at: self.created_at,
         }
@@ -429,6 +433,32 @@ impl DynamoStore {
             Err(error) if failed_conditions(&error).is_some() => Ok(false),
             Err(error) => Err(StoreError::request("TransactWriteItems", error)),
         }
+    }
+
+    /// Records the meeting link a provider made for the booking (or why it could not).
+    pub async fn set_conference(
+        &self,
+        id: AppointmentId,
+        conference: &Conference,
+    ) -> Result<(), StoreError> {
+        let key = keys::appointment(&id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(&key))
+            .key(keys::SK, string(keys::APPOINTMENT))
+            .update_expression("SET conference = :conference")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":conference",
+                serde_dynamo::to_attribute_value(conference)
+                    .map_err(|e| StoreError::corrupt(&key, e))?,
+            )
+            .send()
+            .await;
+        conditional(result)?;
+        Ok(())
     }
 
     /// Records the booking's event in the expert's calendar (`None`: there is none now) and

@@ -15,11 +15,12 @@ use super::accounts::timestamp;
 use super::{DynamoStore, keys, string};
 use crate::availability::Interval;
 use crate::calendar::connection::{
-    CalendarConnection, ConnectedCalendar, ConnectionStatus, Provider,
+    CalendarConnection, ConnectedCalendar, ConnectionPreferences, ConnectionStatus, Provider,
+    PushChannel,
 };
 use crate::calendar::freshness::CalendarReadState;
 use crate::calendar::secrets::SealedSecret;
-use crate::ids::{ConnectionId, ExpertId};
+use crate::ids::{AppointmentId, ConnectionId, ExpertId};
 use crate::store::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
@@ -38,7 +39,8 @@ struct ConnectionRecord {
     account: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     own_addresses: Vec<String>,
-    server_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    server_url: Option<String>,
     status: ConnectionStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_synced_at: Option<DateTime<Utc>>,
@@ -48,19 +50,35 @@ struct ConnectionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     degraded_since: Option<DateTime<Utc>>,
     calendars: Vec<CalendarRecord>,
+    #[serde(default)]
+    preferences: ConnectionPreferences,
+    /// Written by its own updates (`save_push`), never by a sync's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    push: Vec<PushChannel>,
     created_at: DateTime<Utc>,
     version: u64,
     secret: SealedSecret,
+    #[serde(default = "first_version")]
+    secret_version: u64,
     gsi4pk: String,
     gsi4sk: String,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 #[derive(Serialize, Deserialize)]
 struct CalendarRecord {
     id: String,
     name: String,
-    url: String,
+    #[serde(alias = "url")]
+    remote_id: String,
     writable: bool,
+    #[serde(default)]
+    primary: bool,
+    #[serde(default)]
+    conferencing: bool,
     busy_source: bool,
     booking_target: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,9 +110,12 @@ impl ConnectionRecord {
                 .iter()
                 .map(CalendarRecord::new)
                 .collect(),
+            preferences: connection.preferences,
+            push: connection.push.clone(),
             created_at: connection.created_at,
             version: connection.version,
             secret,
+            secret_version: connection.secret_version,
             gsi4pk,
             gsi4sk,
         }
@@ -119,8 +140,11 @@ impl ConnectionRecord {
                     .into_iter()
                     .map(CalendarRecord::into_calendar)
                     .collect(),
+                preferences: self.preferences,
+                push: self.push,
                 created_at: self.created_at,
                 version: self.version,
+                secret_version: self.secret_version,
             },
             self.secret,
         )
@@ -132,8 +156,10 @@ impl CalendarRecord {
         CalendarRecord {
             id: calendar.id.clone(),
             name: calendar.name.clone(),
-            url: calendar.url.clone(),
+            remote_id: calendar.remote_id.clone(),
             writable: calendar.writable,
+            primary: calendar.primary,
+            conferencing: calendar.conferencing,
             busy_source: calendar.busy_source,
             booking_target: calendar.booking_target,
             sync_token: calendar.sync_token.clone(),
@@ -145,8 +171,10 @@ impl CalendarRecord {
         ConnectedCalendar {
             id: self.id,
             name: self.name,
-            url: self.url,
+            remote_id: self.remote_id,
             writable: self.writable,
+            primary: self.primary,
+            conferencing: self.conferencing,
             busy_source: self.busy_source,
             booking_target: self.booking_target,
             sync_token: self.sync_token,
@@ -224,6 +252,60 @@ pub(super) fn parse_read_state(pk: &str, item: Item) -> Result<CalendarReadState
     })
 }
 
+/// A push channel or subscription: whose it is, and a digest of its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushLookup {
+    pub channel_id: String,
+    pub provider: Provider,
+    pub expert_id: ExpertId,
+    pub connection_id: ConnectionId,
+    pub secret_digest: String,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PushLookupRecord {
+    pk: String,
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    lookup: PushLookup,
+}
+
+/// A started OAuth connect flow: whose, with which provider, the PKCE verifier; single use.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OAuthState {
+    pub expert_id: ExpertId,
+    pub provider: Provider,
+    /// The PKCE verifier: worth nothing without the code only the provider hands out.
+    pub verifier: String,
+    /// The sign-in email of the expert who started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for OAuthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthState")
+            .field("expert_id", &self.expert_id)
+            .field("provider", &self.provider)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct OAuthStateRecord {
+    pk: String,
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    state: OAuthState,
+}
+
 /// Transactions take at most 100 items; the last carries the connection and its read state.
 const PER_TRANSACTION: usize = 98;
 
@@ -284,7 +366,7 @@ impl DynamoStore {
     ) -> Result<Vec<CalendarConnection>, StoreError> {
         let pk = keys::calendars(&expert);
         let mut connections = self
-            .partition_items(&pk, None, None)
+            .partition_items(&pk, Some(keys::CONNECTION_PREFIX), None)
             .await?
             .into_iter()
             .map(|item| parse(&pk, item).map(|(connection, _)| connection))
@@ -359,11 +441,18 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .key(keys::PK, string(keys::calendars(&connection.expert_id)))
                 .key(keys::SK, string(keys::connection(&connection.id)))
-                .update_expression("SET calendars = :calendars, version = :next")
+                .update_expression(
+                    "SET calendars = :calendars, preferences = :preferences, version = :next",
+                )
                 .condition_expression("version = :version")
                 .expression_attribute_values(
                     ":calendars",
                     serde_dynamo::to_attribute_value(calendars)
+                        .map_err(|e| StoreError::corrupt(keys::connection(&connection.id), e))?,
+                )
+                .expression_attribute_values(
+                    ":preferences",
+                    serde_dynamo::to_attribute_value(connection.preferences)
                         .map_err(|e| StoreError::corrupt(keys::connection(&connection.id), e))?,
                 )
                 .expression_attribute_values(
@@ -383,6 +472,62 @@ impl DynamoStore {
             Err(error) if super::appointments::failed_conditions(&error).is_some() => Ok(false),
             Err(error) => Err(StoreError::request("TransactWriteItems", error)),
         }
+    }
+
+    /// Replaces the sealed secret (a rotated refresh token) if it is still the version read;
+    /// `Ok(false)` when another refresh stored a newer one first.
+    pub async fn replace_secret(
+        &self,
+        connection: &CalendarConnection,
+        read_version: u64,
+        secret: SealedSecret,
+    ) -> Result<bool, StoreError> {
+        let key = keys::connection(&connection.id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::calendars(&connection.expert_id)))
+            .key(keys::SK, string(&key))
+            .update_expression("SET secret = :secret, secret_version = :next")
+            .condition_expression(
+                "attribute_exists(pk) AND (secret_version = :read OR (attribute_not_exists(secret_version) AND :read = :first))",
+            )
+            .expression_attribute_values(
+                ":secret",
+                serde_dynamo::to_attribute_value(secret).map_err(|e| StoreError::corrupt(&key, e))?,
+            )
+            .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((read_version + 1).to_string()))
+            .expression_attribute_values(":first", AttributeValue::N("1".into()))
+            .send()
+            .await;
+        super::conditional(result)
+    }
+
+    /// Records the connection's push channels (after creating new ones, before stopping the
+    /// old), apart from its sync state so that neither write undoes the other.
+    pub async fn save_push(
+        &self,
+        connection: &CalendarConnection,
+        push: &[PushChannel],
+    ) -> Result<bool, StoreError> {
+        let key = keys::connection(&connection.id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::calendars(&connection.expert_id)))
+            .key(keys::SK, string(&key))
+            .update_expression("SET push = :push")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":push",
+                serde_dynamo::to_attribute_value(push).map_err(|e| StoreError::corrupt(&key, e))?,
+            )
+            .send()
+            .await;
+        super::conditional(result)
     }
 
     /// Removes a connection (with its read state and its count on the profile), then the busy
@@ -424,18 +569,27 @@ impl DynamoStore {
         Ok(existed)
     }
 
+    /// The busy time a connection imported, and its record of our events.
     async fn purge_imported_busy(
         &self,
         expert: ExpertId,
         id: ConnectionId,
     ) -> Result<(), StoreError> {
-        let doomed = self
+        let mut doomed = self
             .partition_items(
                 &keys::expert(&expert),
                 Some(&keys::imported_busy_of(&id)),
                 Some("pk, sk"),
             )
             .await?;
+        doomed.extend(
+            self.partition_items(
+                &keys::calendars(&expert),
+                Some(&format!("OWNEVENT#{id}#")),
+                Some("pk, sk"),
+            )
+            .await?,
+        );
         for chunk in doomed.chunks(BATCH) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -463,6 +617,214 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    pub async fn put_push_lookup(&self, lookup: &PushLookup) -> Result<(), StoreError> {
+        let record = PushLookupRecord {
+            pk: keys::push_channel(&lookup.channel_id),
+            sk: keys::PUSH_CHANNEL.into(),
+            entity: "push_channel".into(),
+            lookup: lookup.clone(),
+        };
+        let item =
+            serde_dynamo::to_item(&record).map_err(|e| StoreError::corrupt(&record.pk, e))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("PutItem", e))?;
+        Ok(())
+    }
+
+    /// A renewed subscription lives longer (its TTL follows).
+    pub async fn extend_push_lookup(
+        &self,
+        channel_id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::push_channel(channel_id)))
+            .key(keys::SK, string(keys::PUSH_CHANNEL))
+            .update_expression("SET expires_at = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":at",
+                AttributeValue::N(expires_at.timestamp().to_string()),
+            )
+            .send()
+            .await;
+        super::conditional(result)
+    }
+
+    pub async fn delete_push_lookup(&self, channel_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::push_channel(channel_id)))
+            .key(keys::SK, string(keys::PUSH_CHANNEL))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("DeleteItem", e))?;
+        Ok(())
+    }
+
+    pub async fn push_lookup(&self, channel_id: &str) -> Result<Option<PushLookup>, StoreError> {
+        let key = keys::push_channel(channel_id);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(&key))
+            .key(keys::SK, string(keys::PUSH_CHANNEL))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        output
+            .item
+            .map(|item| {
+                serde_dynamo::from_item::<_, PushLookupRecord>(item)
+                    .map(|r| r.lookup)
+                    .map_err(|e| StoreError::corrupt(&key, e))
+            })
+            .transpose()
+    }
+
+    /// Stores a started connect flow under its state (with its expiry as TTL).
+    pub async fn put_oauth_state(&self, state: &str, value: &OAuthState) -> Result<(), StoreError> {
+        let record = OAuthStateRecord {
+            pk: keys::oauth_state(state),
+            sk: keys::OAUTH_STATE.into(),
+            entity: "oauth_state".into(),
+            state: value.clone(),
+        };
+        let item =
+            serde_dynamo::to_item(&record).map_err(|e| StoreError::corrupt("oauth state", e))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| StoreError::request("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Takes a connect flow's state out of the table: the first taker gets it, any later one
+    /// (a replay) gets `None`. Expiry is the caller's to check (TTL lags).
+    pub async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::oauth_state(state)))
+            .key(keys::SK, string(keys::OAUTH_STATE))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("DeleteItem", e))?;
+        output
+            .attributes
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                serde_dynamo::from_item::<_, OAuthStateRecord>(item)
+                    .map(|r| r.state)
+                    .map_err(|e| StoreError::corrupt("oauth state", e))
+            })
+            .transpose()
+    }
+
+    /// Notes that our event `key` in a calendar of the connection is the appointment's.
+    pub async fn record_own_event(
+        &self,
+        (expert, id): (ExpertId, ConnectionId),
+        calendar_id: &str,
+        key: &str,
+        appointment: AppointmentId,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(keys::PK, string(keys::calendars(&expert)))
+            .item(keys::SK, string(keys::own_event(&id, calendar_id, key)))
+            .item("entity", string("own_calendar_event"))
+            .item("event_key", string(key))
+            .item("appointment_id", string(appointment.to_string()))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("PutItem", e))?;
+        Ok(())
+    }
+
+    pub async fn forget_own_event(
+        &self,
+        (expert, id): (ExpertId, ConnectionId),
+        calendar_id: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::calendars(&expert)))
+            .key(keys::SK, string(keys::own_event(&id, calendar_id, key)))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// The appointment whose event `key` is, when it is ours.
+    pub async fn own_event(
+        &self,
+        expert: ExpertId,
+        id: ConnectionId,
+        calendar_id: &str,
+        key: &str,
+    ) -> Result<Option<AppointmentId>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::calendars(&expert)))
+            .key(keys::SK, string(keys::own_event(&id, calendar_id, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(output
+            .item
+            .as_ref()
+            .and_then(|item| item.get("appointment_id"))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// Our events in one calendar of the connection: event key -> appointment.
+    pub async fn own_events(
+        &self,
+        expert: ExpertId,
+        id: ConnectionId,
+        calendar_id: &str,
+    ) -> Result<Vec<(String, AppointmentId)>, StoreError> {
+        let items = self
+            .partition_items(
+                &keys::calendars(&expert),
+                Some(&keys::own_events_of(&id, calendar_id)),
+                Some("event_key, appointment_id"),
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                Some((text("event_key")?, text("appointment_id")?.parse().ok()?))
+            })
+            .collect())
     }
 
     /// The events a connection imported from one calendar: href -> ETag.

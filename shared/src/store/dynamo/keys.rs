@@ -21,6 +21,9 @@
 //! | calendar connection   | `CALENDARS#<exp_id>` | `CONNECTION#<cal_id>` (gsi4: `CALENDAR_SYNC` / `<next sync>#<exp_id>#<cal_id>`) |
 //! | imported busy time of one calendar event | `EXPERT#<exp_id>` | `BUSY#~cal#<cal_id>#<calendar>#<event>` |
 //! | read state of a connection (readable, last confirmed) | `EXPERT#<exp_id>` | `CALREAD#<cal_id>` |
+//! | our booking event in a Microsoft calendar | `CALENDARS#<exp_id>` | `OWNEVENT#<cal_id>#<calendar>#<event>` |
+//! | push channel or subscription | `PUSH#<channel id>` | `CHANNEL` (TTL) |
+//! | OAuth state of a connect flow | `OAUTH_STATE#<state>` | `STATE` (TTL, checked too) |
 //! | search entry          | `SEARCH#<exp_id>`  | `ENTRY#<nn>` (gsi3: `SPEC#<spec or *>` / `<currency>#<rate>#<exp_id>`) |
 //!
 //! The expert partition is the slot search's one Query: later busy items (bookings, holds,
@@ -198,7 +201,7 @@ pub fn calendars(expert: &ExpertId) -> String {
 }
 
 pub fn connection(id: &crate::ids::ConnectionId) -> String {
-    format!("CONNECTION#{id}")
+    format!("{CONNECTION_PREFIX}{id}")
 }
 
 /// A connection's read state in the expert partition (readable, last confirmed), where the
@@ -208,6 +211,40 @@ pub const READ_STATE_PREFIX: &str = "CALREAD#";
 pub fn read_state(id: &crate::ids::ConnectionId) -> String {
     format!("{READ_STATE_PREFIX}{id}")
 }
+
+pub const CONNECTION_PREFIX: &str = "CONNECTION#";
+
+/// Our booking events in one calendar of a connection, by a digest of the provider's event id
+/// (Microsoft names removed events by id only, so ours are found here).
+pub fn own_events_of(id: &crate::ids::ConnectionId, calendar_id: &str) -> String {
+    format!("OWNEVENT#{id}#{calendar_id}#")
+}
+
+pub fn own_event(id: &crate::ids::ConnectionId, calendar_id: &str, key: &str) -> String {
+    format!("{}{}", own_events_of(id, calendar_id), short_digest(key))
+}
+
+fn short_digest(text: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A push channel (Google) or subscription (Microsoft) -> its connection and secret digest.
+pub fn push_channel(id: &str) -> String {
+    format!("PUSH#{id}")
+}
+
+pub const PUSH_CHANNEL: &str = "CHANNEL";
+
+/// A started OAuth connect flow, by its (random, single-use) state.
+pub fn oauth_state(state: &str) -> String {
+    format!("OAUTH_STATE#{state}")
+}
+
+pub const OAUTH_STATE: &str = "STATE";
 
 /// gsi4: calendar connections by the time their next sync is due.
 pub const CALENDAR_SYNC: &str = "CALENDAR_SYNC";
@@ -221,10 +258,9 @@ pub fn imported_busy_of(id: &crate::ids::ConnectionId) -> String {
 /// One imported calendar event: the calendar's id and a digest of the event's href (hrefs can
 /// be long and hold any character).
 pub fn imported_event(id: &crate::ids::ConnectionId, calendar_id: &str, href: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, href.as_bytes());
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}{calendar_id}#{hex}", imported_busy_of(id))
+    format!(
+        "{}{calendar_id}#{}",
+        imported_busy_of(id),
+        short_digest(href)
+    )
 }

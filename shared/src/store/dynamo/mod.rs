@@ -10,7 +10,7 @@ pub mod keys;
 mod outbox;
 
 pub use appointments::{BookOutcome, DashboardOwner};
-pub use calendars::{ImportedEvent, SyncWrite};
+pub use calendars::{ImportedEvent, OAuthState, PushLookup, SyncWrite};
 pub use experts::ExpertSchedule;
 
 use aws_sdk_dynamodb::Client;
