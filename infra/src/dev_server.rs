@@ -162,7 +162,8 @@ impl DevServer {
             .clone()
             .unwrap_or_else(|| "https://api.stripe.com".to_owned());
         let store = DynamoStore::new(client, table);
-        let (providers, google, microsoft) = provider_server(options.providers_port).await?;
+        let (providers, google, microsoft) =
+            provider_server(options.providers_port, options.clock.clone()).await?;
         let calendar_settings = CalendarSettings {
             key_id: bootstrap::create_calendar_key(sdk).await?,
             sync_queue_url: messaging
@@ -269,6 +270,7 @@ impl DevServer {
 /// the settings that point the marketplace at it.
 async fn provider_server(
     port: u16,
+    clock: Arc<dyn Clock>,
 ) -> Result<
     (
         Arc<ProviderServer>,
@@ -282,7 +284,7 @@ async fn provider_server(
         secret: format!("{name}-secret-{}", ulid::Ulid::new()),
     };
     let (google, microsoft) = (client("google"), client("microsoft"));
-    let server = ProviderServer::new(google.clone(), microsoft.clone());
+    let server = ProviderServer::new(google.clone(), microsoft.clone(), clock);
     server.spawn(TcpListener::bind(("127.0.0.1", port)).await?)?;
     let settings = |family: Family, client: Client| {
         let endpoints = server.endpoints(family);

@@ -18,21 +18,21 @@ fn failure(status: StatusCode, reason: &str, message: &str) -> Answer {
 }
 
 /// An event written by the account's owner in their calendar app: server fields filled in.
-pub(super) fn external(mut event: Value, serial: u64) -> Value {
+pub(super) fn external(mut event: Value, serial: u64, now: DateTime<Utc>) -> Value {
     if event["id"].as_str().is_none() {
         event["id"] = json!(format!("ext{serial:012}"));
     }
-    stamp(&mut event, serial);
+    stamp(&mut event, serial, now);
     if event["status"].is_null() {
         event["status"] = json!("confirmed");
     }
     event
 }
 
-fn stamp(event: &mut Value, serial: u64) {
+fn stamp(event: &mut Value, serial: u64, now: DateTime<Utc>) {
     event["kind"] = json!("calendar#event");
     event["etag"] = json!(format!("\"{}\"", 3_181_161_784_712_000_u64 + serial));
-    event["updated"] = json!(Utc::now().to_rfc3339());
+    event["updated"] = json!(now.to_rfc3339());
 }
 
 fn end_of(event: &Value) -> Option<DateTime<Utc>> {
@@ -98,6 +98,7 @@ pub(super) fn route(
         .copied()
         .unwrap_or(false);
     let serial = world.next_serial();
+    let now = world.now;
     match (call.method, rest.as_slice()) {
         (&Method::GET, ["calendar", "v3", "users", "me", "calendarList"]) => {
             let items: Vec<Value> = world
@@ -142,9 +143,9 @@ pub(super) fn route(
                 );
             };
             match (method, tail) {
-                (&Method::GET, []) => (list(found, call), Vec::new()),
+                (&Method::GET, []) => (list(found, call, now), Vec::new()),
                 (&Method::POST, []) => {
-                    let answer = insert(found, call, serial, refuse_meet);
+                    let answer = insert(found, call, (serial, now), refuse_meet);
                     let id = answer.1["id"].as_str().unwrap_or_default().to_owned();
                     let notices = if answer.0 == StatusCode::OK {
                         super::changed(world, Family::Google, account, &calendar, &id, "created")
@@ -155,7 +156,7 @@ pub(super) fn route(
                 }
                 (&Method::POST, ["watch"]) => {
                     let body = call.json();
-                    let expires_at = Utc::now()
+                    let expires_at = now
                         + Duration::seconds(
                             body["params"]["ttl"]
                                 .as_str()
@@ -188,7 +189,7 @@ pub(super) fn route(
                 }
                 (method, [id]) => {
                     let id = (*id).to_owned();
-                    let answer = one(found, method, &id, call, serial);
+                    let answer = one(found, method, &id, call, (serial, now));
                     let notices = if answer.0.is_success() && *method != Method::GET {
                         let change = if *method == Method::DELETE {
                             "deleted"
@@ -234,7 +235,7 @@ fn list_entry(calendar: &Calendar) -> Value {
 
 /// `events.list`: a full listing (optionally from `timeMin`) or the changes since a sync token,
 /// a page at a time; the last page carries `nextSyncToken`.
-fn list(calendar: &Calendar, call: &Call<'_>) -> Answer {
+fn list(calendar: &Calendar, call: &Call<'_>, now: DateTime<Utc>) -> Answer {
     let q = &call.query;
     // A page token carries the listing it continues: `<offset>|<since>|<timeMin>|<snapshot>`.
     let (offset, since, time_min, snapshot) = match q.get("pageToken") {
@@ -317,7 +318,7 @@ fn list(calendar: &Calendar, call: &Call<'_>) -> Answer {
         "kind": "calendar#events",
         "etag": format!("\"p3{snapshot}\""),
         "summary": calendar.name,
-        "updated": Utc::now().to_rfc3339(),
+        "updated": now.to_rfc3339(),
         "timeZone": "UTC",
         "accessRole": if calendar.writable { "owner" } else { "reader" },
         "defaultReminders": [],
@@ -345,7 +346,12 @@ fn shown(event: &Value) -> Value {
     event
 }
 
-fn insert(calendar: &mut Calendar, call: &Call<'_>, serial: u64, refuse_meet: bool) -> Answer {
+fn insert(
+    calendar: &mut Calendar,
+    call: &Call<'_>,
+    (serial, now): (u64, DateTime<Utc>),
+    refuse_meet: bool,
+) -> Answer {
     if !calendar.writable {
         return failure(
             StatusCode::FORBIDDEN,
@@ -375,7 +381,7 @@ fn insert(calendar: &mut Calendar, call: &Call<'_>, serial: u64, refuse_meet: bo
         Some(_) => {}
         None => event["id"] = json!(format!("gen{serial:012}")),
     }
-    stamp(&mut event, serial);
+    stamp(&mut event, serial, now);
     event["status"] = json!(event["status"].as_str().unwrap_or("confirmed"));
     event["htmlLink"] = json!(format!(
         "https://www.google.com/calendar/event?eid={}",
@@ -399,7 +405,13 @@ fn insert(calendar: &mut Calendar, call: &Call<'_>, serial: u64, refuse_meet: bo
 }
 
 /// get, patch and delete of one event.
-fn one(calendar: &mut Calendar, method: &Method, id: &str, call: &Call<'_>, serial: u64) -> Answer {
+fn one(
+    calendar: &mut Calendar,
+    method: &Method,
+    id: &str,
+    call: &Call<'_>,
+    (serial, now): (u64, DateTime<Utc>),
+) -> Answer {
     let Some(stored) = calendar.events.iter_mut().find(|e| e.json["id"] == id) else {
         return failure(StatusCode::NOT_FOUND, "notFound", "Not Found");
     };
@@ -431,7 +443,7 @@ fn one(calendar: &mut Calendar, method: &Method, id: &str, call: &Call<'_>, seri
                 if let Some(fields) = stored.json.as_object_mut() {
                     fields.remove("_meet");
                 }
-                stamp(&mut stored.json, serial);
+                stamp(&mut stored.json, serial, now);
                 let json = stored.json.clone();
                 upsert(calendar, json.clone());
                 return (StatusCode::OK, json);
@@ -447,7 +459,7 @@ fn one(calendar: &mut Calendar, method: &Method, id: &str, call: &Call<'_>, seri
                     }
                 }
             }
-            stamp(&mut json, serial);
+            stamp(&mut json, serial, now);
             upsert(calendar, json.clone());
             (StatusCode::OK, shown(&json))
         }

@@ -19,11 +19,11 @@ fn failure(status: StatusCode, code: &str, message: &str) -> Answer {
     error(Family::Microsoft, status, code, message)
 }
 
-pub(super) fn external(mut event: Value, serial: u64) -> Value {
+pub(super) fn external(mut event: Value, serial: u64, now: DateTime<Utc>) -> Value {
     if event["id"].as_str().is_none() {
         event["id"] = json!(format!("AAMkAGext{serial:010}"));
     }
-    stamp(&mut event, serial);
+    stamp(&mut event, serial, now);
     for (field, default) in [
         ("showAs", json!("busy")),
         ("isAllDay", json!(false)),
@@ -41,11 +41,11 @@ pub(super) fn external(mut event: Value, serial: u64) -> Value {
     event
 }
 
-fn stamp(event: &mut Value, serial: u64) {
+fn stamp(event: &mut Value, serial: u64, now: DateTime<Utc>) {
     let key = format!("DwAAABYAAAC{serial:08}");
     event["@odata.etag"] = json!(format!("W/\"{key}\""));
     event["changeKey"] = json!(key);
-    event["lastModifiedDateTime"] = json!(Utc::now().to_rfc3339());
+    event["lastModifiedDateTime"] = json!(now.to_rfc3339());
 }
 
 /// Graph's `dateTimeTimeZone` read as UTC (the fake keeps every time in UTC).
@@ -132,7 +132,10 @@ pub(super) struct SubscriptionRequest {
     pub lifecycle_url: Option<String>,
 }
 
-pub(super) fn subscription_request(call: &Call<'_>) -> Result<SubscriptionRequest, Answer> {
+pub(super) fn subscription_request(
+    call: &Call<'_>,
+    now: DateTime<Utc>,
+) -> Result<SubscriptionRequest, Answer> {
     let body = call.json();
     let text = |name: &str| body[name].as_str().map(str::to_owned);
     let (Some(url), Some(resource), Some(_), Some(expiry)) = (
@@ -155,7 +158,7 @@ pub(super) fn subscription_request(call: &Call<'_>) -> Result<SubscriptionReques
         ));
     }
     let expiry = parse_instant(Some(&expiry));
-    if expiry.is_none_or(|e| e > Utc::now() + Duration::minutes(MAX_SUBSCRIPTION_MINUTES)) {
+    if expiry.is_none_or(|e| e > now + Duration::minutes(MAX_SUBSCRIPTION_MINUTES)) {
         return Err(failure(
             StatusCode::BAD_REQUEST,
             "InvalidRequest",
@@ -190,6 +193,7 @@ pub(super) fn route(
         .copied()
         .unwrap_or(false);
     let serial = world.next_serial();
+    let now = world.now;
     let Some(owner) = world
         .accounts
         .get(&(Family::Microsoft, account.to_lowercase()))
@@ -287,7 +291,7 @@ pub(super) fn route(
             let id = format!("AAMkAGevt{serial:010}");
             event["id"] = json!(id);
             event["iCalUId"] = json!(format!("040000008200E00074C5B7101A82E008{serial:016}"));
-            event["createdDateTime"] = json!(Utc::now().to_rfc3339());
+            event["createdDateTime"] = json!(now.to_rfc3339());
             let teams = event["isOnlineMeeting"] == true
                 && event["onlineMeetingProvider"] == "teamsForBusiness"
                 && target.conferencing
@@ -298,7 +302,7 @@ pub(super) fn route(
             } else {
                 Value::Null
             };
-            let event = external(event, serial);
+            let event = external(event, serial, now);
             upsert(target, event.clone());
             let notices =
                 super::changed(world, Family::Microsoft, account, &calendar, &id, "created");
@@ -368,7 +372,7 @@ pub(super) fn route(
                             }
                         }
                     }
-                    stamp(&mut json, serial);
+                    stamp(&mut json, serial, now);
                     upsert(target, json.clone());
                     let notices = super::changed(
                         world,

@@ -120,6 +120,8 @@ pub struct Watch {
 
 #[derive(Default)]
 struct World {
+    /// The server's clock at the current request (the marketplace's clock in tests).
+    now: chrono::DateTime<chrono::Utc>,
     accounts: HashMap<(Family, String), Account>,
     oauth: oauth::Grants,
     watches: Vec<Watch>,
@@ -142,6 +144,7 @@ impl World {
 
 pub struct ProviderServer {
     clients: HashMap<Family, Client>,
+    clock: Arc<dyn marketplace::clock::Clock>,
     world: Mutex<World>,
     deliveries: Mutex<Vec<JoinHandle<()>>>,
     push: reqwest::Client,
@@ -152,10 +155,16 @@ pub struct ProviderServer {
 pub const DEFAULT_ACCOUNT: &str = "expert@calendar.test";
 
 impl ProviderServer {
-    /// A server that knows the marketplace's OAuth client of each family.
-    pub fn new(google: Client, microsoft: Client) -> Arc<ProviderServer> {
+    /// A server that knows the marketplace's OAuth client of each family and keeps time by
+    /// `clock` (the marketplace's own in tests, so expiries agree).
+    pub fn new(
+        google: Client,
+        microsoft: Client,
+        clock: Arc<dyn marketplace::clock::Clock>,
+    ) -> Arc<ProviderServer> {
         Arc::new(ProviderServer {
             clients: HashMap::from([(Family::Google, google), (Family::Microsoft, microsoft)]),
+            clock,
             world: Mutex::new(World::default()),
             deliveries: Mutex::new(Vec::new()),
             push: reqwest::Client::builder()
@@ -201,7 +210,9 @@ impl ProviderServer {
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|p| p.into_inner())
+        let mut world = self.world.lock().unwrap_or_else(|p| p.into_inner());
+        world.now = self.clock.now();
+        world
     }
 
     /// Creates the account (with its primary calendar, writable, conferencing allowed) if
@@ -267,9 +278,21 @@ impl ProviderServer {
         self.world().oauth.revoke_account(family, email);
     }
 
+    /// Every refresh and access token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.world().oauth.issued()
+    }
+
+    /// How many refresh tokens of the family still work.
+    pub fn live_refresh_tokens(&self, family: Family) -> usize {
+        self.world().oauth.live_refresh_tokens(family)
+    }
+
     /// Access tokens expire now (refresh tokens stay).
     pub fn expire_access_tokens(&self) {
-        self.world().oauth.expire_access_tokens();
+        let mut world = self.world();
+        let now = world.now;
+        world.oauth.expire_access_tokens(now);
     }
 
     /// Sync tokens and delta links issued so far for the calendar are refused (410).
@@ -329,12 +352,13 @@ impl ProviderServer {
         let (id, notices) = {
             let mut world = self.world();
             let serial = world.next_serial();
+            let now = world.now;
             let Some(target) = calendar_mut(&mut world, family, email, calendar) else {
                 return String::new();
             };
             let stored = match family {
-                Family::Google => google::external(event, serial),
-                Family::Microsoft => microsoft::external(event, serial),
+                Family::Google => google::external(event, serial, now),
+                Family::Microsoft => microsoft::external(event, serial, now),
             };
             let id = stored["id"].as_str().unwrap_or_default().to_owned();
             upsert(target, stored);
@@ -617,7 +641,10 @@ async fn dispatch(State(server): State<Arc<ProviderServer>>, request: Request) -
     {
         let authorized = call
             .bearer()
-            .is_some_and(|t| server.world().oauth.account_of(family, t).is_some());
+            .is_some_and(|t| {
+                let world = server.world();
+                world.oauth.account_of(family, t, world.now).is_some()
+            });
         if authorized && let Err(refusal) = server.validate_subscription(&call).await {
             return (refusal.0, axum::Json(refusal.1)).into_response();
         }
@@ -657,7 +684,7 @@ impl ProviderServer {
     /// Graph's validation handshake: each URL must echo a fresh `validationToken` as
     /// `text/plain` with 200 within 10 seconds.
     async fn validate_subscription(&self, call: &Call<'_>) -> Result<(), Answer> {
-        let request = microsoft::subscription_request(call)?;
+        let request = microsoft::subscription_request(call, self.clock.now())?;
         for url in std::iter::once(request.notification_url).chain(request.lifecycle_url) {
             let token = format!(
                 "Validation: Testing client application {}",
@@ -728,7 +755,7 @@ fn route(
     }
     let Some(account) = call
         .bearer()
-        .and_then(|token| world.oauth.account_of(family, token))
+        .and_then(|token| world.oauth.account_of(family, token, world.now))
     else {
         let reason = match family {
             Family::Google => "authError",

@@ -54,10 +54,15 @@ pub(super) struct Grants {
 
 impl Grants {
     /// The account an access token acts for, if it is live.
-    pub(super) fn account_of(&self, family: Family, token: &str) -> Option<String> {
+    pub(super) fn account_of(
+        &self,
+        family: Family,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
         self.access
             .get(token)
-            .filter(|grant| grant.family == family && grant.expires_at > Utc::now())
+            .filter(|grant| grant.family == family && grant.expires_at > now)
             .filter(|grant| {
                 grant
                     .refresh
@@ -79,15 +84,32 @@ impl Grants {
             .retain(|_, g| !(g.family == family && g.account.eq_ignore_ascii_case(email)));
     }
 
-    pub(super) fn expire_access_tokens(&mut self) {
+    /// Every refresh and access token issued so far (tests look for them where they must not be).
+    pub(super) fn issued(&self) -> Vec<String> {
+        self.refresh
+            .keys()
+            .chain(self.access.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// The refresh tokens still usable.
+    pub(super) fn live_refresh_tokens(&self, family: Family) -> usize {
+        self.refresh
+            .values()
+            .filter(|g| g.family == family && g.live)
+            .count()
+    }
+
+    pub(super) fn expire_access_tokens(&mut self, now: DateTime<Utc>) {
         for grant in self.access.values_mut() {
-            grant.expires_at = Utc::now() - Duration::seconds(1);
+            grant.expires_at = now - Duration::seconds(1);
         }
     }
 
     fn issue(
         &mut self,
-        family: Family,
+        (family, now): (Family, DateTime<Utc>),
         account: &str,
         scope: &str,
         refresh: Option<String>,
@@ -99,7 +121,7 @@ impl Grants {
                 family,
                 account: account.to_owned(),
                 refresh: refresh.clone(),
-                expires_at: Utc::now() + Duration::hours(1),
+                expires_at: now + Duration::hours(1),
             },
         );
         let mut body = json!({
@@ -206,7 +228,7 @@ fn authorize(world: &mut World, family: Family, client: &Client, call: &Call<'_>
             scope: scope.clone(),
             offline,
             used: false,
-            expires_at: Utc::now() + Duration::minutes(10),
+            expires_at: world.now + Duration::minutes(10),
         },
     );
     back.query_pairs_mut()
@@ -249,12 +271,13 @@ fn token(world: &mut World, family: Family, client: &Client, call: &Call<'_>) ->
         ));
     }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let now = world.now;
     match field("grant_type") {
         "authorization_code" => {
             let Some(code) = world.oauth.codes.get_mut(field("code")) else {
                 return token_error("invalid_grant", "Malformed auth code.");
             };
-            if code.used || code.expires_at < Utc::now() || code.family != family {
+            if code.used || code.expires_at < now || code.family != family {
                 return token_error("invalid_grant", "Code was already redeemed or expired.");
             }
             code.used = true;
@@ -283,7 +306,7 @@ fn token(world: &mut World, family: Family, client: &Client, call: &Call<'_>) ->
             });
             Reply::Json((
                 StatusCode::OK,
-                world.oauth.issue(family, &account, &scope, refresh),
+                world.oauth.issue((family, now), &account, &scope, refresh),
             ))
         }
         "refresh_token" => {
@@ -300,7 +323,7 @@ fn token(world: &mut World, family: Family, client: &Client, call: &Call<'_>) ->
             match family {
                 // Google keeps the refresh token.
                 Family::Google => {
-                    let mut body = world.oauth.issue(family, &account, &scope, Some(presented));
+                    let mut body = world.oauth.issue((family, now), &account, &scope, Some(presented));
                     if let Some(fields) = body.as_object_mut() {
                         fields.remove("refresh_token");
                     }
@@ -321,7 +344,7 @@ fn token(world: &mut World, family: Family, client: &Client, call: &Call<'_>) ->
                     );
                     Reply::Json((
                         StatusCode::OK,
-                        world.oauth.issue(family, &account, &scope, Some(next)),
+                        world.oauth.issue((family, now), &account, &scope, Some(next)),
                     ))
                 }
             }

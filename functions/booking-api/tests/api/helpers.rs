@@ -39,6 +39,10 @@ pub struct TestApp {
     pub clock: Arc<OffsetClock>,
     /// The secret the Stripe test server signs webhooks with.
     pub webhook_secret: String,
+    /// Our Google and Microsoft test server.
+    pub providers: Arc<local_stack::provider_server::ProviderServer>,
+    /// The dev server's address (the providers call it back).
+    pub address: std::net::SocketAddr,
 }
 
 #[derive(Clone)]
@@ -172,6 +176,8 @@ pub async fn spawn_app_with(
         services: server.services.clone(),
         clock,
         webhook_secret,
+        providers: server.providers.clone(),
+        address: server.address,
     };
     // Served over HTTP too, so that the Stripe test server can deliver its webhooks.
     tokio::spawn(server.serve(std::future::pending()));

@@ -13,6 +13,7 @@ mod conversation;
 mod events;
 mod helpers;
 mod lambda_events;
+mod oauth_calendars;
 mod openapi;
 mod payouts;
 mod profiles;
