@@ -119,6 +119,8 @@ pub struct DevServer {
     pub messaging: bootstrap::LocalMessaging,
     /// Our Google and Microsoft test server.
     pub providers: Arc<ProviderServer>,
+    /// What the calendar clients were built from (a test builds a second instance from it).
+    pub calendar_settings: CalendarSettings,
     listener: TcpListener,
     router: Router,
 }
@@ -177,6 +179,7 @@ impl DevServer {
             // The providers call us back here: the OAuth callback and push notifications.
             public_api_url: Some(format!("http://{address}")),
         };
+        let built_from = calendar_settings.clone();
         let calendars = match options.calendar_lookup.clone() {
             Some(lookup) => CalendarClients::with_lookup(sdk, &calendar_settings, lookup)?,
             None => CalendarClients::from_settings(sdk, &calendar_settings)?,
@@ -245,6 +248,7 @@ impl DevServer {
             stripe_url,
             messaging,
             providers,
+            calendar_settings: built_from,
             listener,
             router,
         })

@@ -639,12 +639,10 @@ async fn dispatch(State(server): State<Arc<ProviderServer>>, request: Request) -
         && parts.method == Method::POST
         && call.segments.ends_with(&["v1.0", "subscriptions"])
     {
-        let authorized = call
-            .bearer()
-            .is_some_and(|t| {
-                let world = server.world();
-                world.oauth.account_of(family, t, world.now).is_some()
-            });
+        let authorized = call.bearer().is_some_and(|t| {
+            let world = server.world();
+            world.oauth.account_of(family, t, world.now).is_some()
+        });
         if authorized && let Err(refusal) = server.validate_subscription(&call).await {
             return (refusal.0, axum::Json(refusal.1)).into_response();
         }

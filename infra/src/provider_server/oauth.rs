@@ -323,7 +323,10 @@ fn token(world: &mut World, family: Family, client: &Client, call: &Call<'_>) ->
             match family {
                 // Google keeps the refresh token.
                 Family::Google => {
-                    let mut body = world.oauth.issue((family, now), &account, &scope, Some(presented));
+                    let mut body =
+                        world
+                            .oauth
+                            .issue((family, now), &account, &scope, Some(presented));
                     if let Some(fields) = body.as_object_mut() {
                         fields.remove("refresh_token");
                     }
@@ -344,7 +347,9 @@ fn token(world: &mut World, family: Family, client: &Client, call: &Call<'_>) ->
                     );
                     Reply::Json((
                         StatusCode::OK,
-                        world.oauth.issue((family, now), &account, &scope, Some(next)),
+                        world
+                            .oauth
+                            .issue((family, now), &account, &scope, Some(next)),
                     ))
                 }
             }

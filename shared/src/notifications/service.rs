@@ -146,6 +146,7 @@ impl NotificationService {
         let email = templates::calendar_alert_email(
             &profile.display_name,
             (
+                connection.provider,
                 &connection.account,
                 connection
                     .server_url

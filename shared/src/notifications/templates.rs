@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use super::email::{Email, html_escape};
 use super::ics::Method;
 use crate::booking::{Party, Price, Role};
+use crate::calendar::connection::Provider;
 use crate::events::EventKind;
 use crate::money::Money;
 
@@ -135,15 +136,19 @@ pub enum CalendarAlert {
 /// The email that tells an expert their calendar cannot be read, and what to do.
 pub fn calendar_alert_email(
     expert: &str,
-    (account, server): (&str, &str),
+    (provider, account, server): (Provider, &str, &str),
     alert: CalendarAlert,
     address: &str,
 ) -> Email {
     let hidden = "Until the calendar can be read again, your free slots are hidden from \
                   clients, so that nobody books over an event we cannot see.";
+    let reconnect = format!(
+        "Your {} calendar needs to be connected again",
+        provider.label()
+    );
     let (subject, what, remedy) = match alert {
-        CalendarAlert::Refused => (
-            "Your calendar needs to be connected again",
+        CalendarAlert::Refused if provider == Provider::Caldav => (
+            "Your calendar needs to be connected again".to_owned(),
             format!(
                 "your calendar server ({server}) refused the password of the account {account}."
             ),
@@ -151,8 +156,18 @@ pub fn calendar_alert_email(
              appleid.apple.com, Sign-In and Security, App-Specific Passwords; changing the Apple ID \
              password revokes them all).",
         ),
+        CalendarAlert::Refused => (
+            reconnect,
+            format!(
+                "{} no longer lets us read the calendar of {account} (the access was revoked or \
+                 expired).",
+                provider.label()
+            ),
+            "Connect the calendar again from your calendar settings; it takes one click at the \
+             provider.",
+        ),
         CalendarAlert::Unreachable { since } => (
-            "We cannot read your calendar",
+            "We cannot read your calendar".to_owned(),
             format!(
                 "we have not been able to read the calendar of the account {account} ({server}) \
                  since {} UTC.",
@@ -169,7 +184,7 @@ pub fn calendar_alert_email(
         format!("{what} {hidden}"),
         remedy.to_owned(),
     ];
-    email(address, subject.to_owned(), &lines, None)
+    email(address, subject, &lines, None)
 }
 
 /// The email that tells an expert their booking keeps the default meeting link, and why.

@@ -43,6 +43,8 @@ pub struct TestApp {
     pub providers: Arc<local_stack::provider_server::ProviderServer>,
     /// The dev server's address (the providers call it back).
     pub address: std::net::SocketAddr,
+    /// What its calendar clients were built from.
+    pub calendar_settings: marketplace::config::CalendarSettings,
 }
 
 #[derive(Clone)]
@@ -178,6 +180,7 @@ pub async fn spawn_app_with(
         webhook_secret,
         providers: server.providers.clone(),
         address: server.address,
+        calendar_settings: server.calendar_settings.clone(),
     };
     // Served over HTTP too, so that the Stripe test server can deliver its webhooks.
     tokio::spawn(server.serve(std::future::pending()));
@@ -185,6 +188,29 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// The calendar service as another Lambda instance would build it (its own caches), on
+    /// the same table, queue, KMS key and providers.
+    pub async fn another_calendar_instance(
+        &self,
+    ) -> marketplace::calendar::service::CalendarService {
+        let sdk = marketplace::config::aws_sdk_config().await;
+        let clients = marketplace::calendar::service::CalendarClients::from_settings(
+            &sdk,
+            &self.calendar_settings,
+        )
+        .expect("calendar clients");
+        marketplace::calendar::service::CalendarService::new(
+            self.store.clone(),
+            clients,
+            (
+                self.services.bookings.clone(),
+                self.services.notifications.clone(),
+            ),
+            self.clock.clone(),
+            "http://localhost:5173".to_owned(),
+        )
+    }
+
     pub fn user(&self, sub: &str, groups: &[&str]) -> User {
         let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         let email = format!("{sub}@example.com");

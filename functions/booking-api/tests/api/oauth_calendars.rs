@@ -123,8 +123,8 @@ fn external(family: Family, start: DateTime<Utc>, extra: Value) -> Value {
         }),
         Family::Microsoft => json!({
             "subject": "Dentist",
-            "start": {"dateTime": start.format("%Y-%m-%dT%H:%M:%S%.7f").to_string(), "timeZone": "UTC"},
-            "end": {"dateTime": (start + Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S%.7f").to_string(), "timeZone": "UTC"},
+            "start": {"dateTime": start.format("%Y-%m-%dT%H:%M:%S.0000000").to_string(), "timeZone": "UTC"},
+            "end": {"dateTime": (start + Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S.0000000").to_string(), "timeZone": "UTC"},
         }),
     };
     if let (Some(event), Some(extra)) = (event.as_object_mut(), extra.as_object()) {
@@ -465,5 +465,203 @@ async fn google_busy_time_is_read_incrementally_and_costs_one_request_when_nothi
             .matches("S(\"imported_busy\")")
             .count(),
         2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_reads_the_default_calendar_by_delta_and_others_by_a_windowed_view() {
+    let counter = RequestCounter::default();
+    let app = spawn_app_counting(counter.clone()).await;
+    let email = "ada@outlook.test";
+    let providers = &app.providers;
+    primary(&app, Family::Microsoft, email);
+    let team = providers.add_calendar(Family::Microsoft, email, "Team", true, false);
+    let (expert, ada, connection, job) = connected(&app, Family::Microsoft, email).await;
+    assert_eq!(connection["calendars"].as_array().unwrap().len(), 2);
+    let default = primary(&app, Family::Microsoft, email);
+    let calendars = app.services.calendars.as_ref().unwrap();
+    let deltas = || providers.requests(&Method::GET, "/calendarView/delta");
+    let views = || providers.requests(&Method::GET, &format!("/calendars/{team}/calendarView"));
+    let (ten, one, three) = (monday_at(10, 0), monday_at(13, 0), monday_at(15, 0));
+    let dentist = providers.put_event(
+        Family::Microsoft,
+        email,
+        &default,
+        external(Family::Microsoft, ten, json!({})),
+    );
+    // Free by the rules: shown as free, declined by the expert, cancelled.
+    providers.put_event(
+        Family::Microsoft,
+        email,
+        &default,
+        external(Family::Microsoft, one, json!({"showAs": "free"})),
+    );
+    providers.put_event(
+        Family::Microsoft,
+        email,
+        &default,
+        external(
+            Family::Microsoft,
+            one,
+            json!({"responseStatus": {"response": "declined"}}),
+        ),
+    );
+    providers.put_event(
+        Family::Microsoft,
+        email,
+        &team,
+        external(Family::Microsoft, three, json!({})),
+    );
+    let report = synced(calendars.run_sync(&job).await.unwrap());
+    assert_eq!((report.fetched, report.stored), (4, 2), "{report:?}");
+    let hours = free_hours(&app, &expert).await;
+    assert!(
+        !hours.contains(&ten) && hours.contains(&one) && !hours.contains(&three),
+        "{hours:?}"
+    );
+
+    // Nothing changed: one delta request and one view, DynamoDB only read.
+    let (d, v) = (deltas(), views());
+    counter.take();
+    let report = synced(calendars.run_sync(&job).await.unwrap());
+    assert_eq!(report.fetched, 0, "{report:?}");
+    assert_eq!((deltas() - d, views() - v), (1, 1));
+    assert_eq!(counter.take(), 2, "GetItem + Query, no write");
+
+    // Moved and deleted in the default calendar: reflected after one sync each.
+    providers.put_event(
+        Family::Microsoft,
+        email,
+        &default,
+        external(Family::Microsoft, one, json!({"id": dentist})),
+    );
+    synced(calendars.run_sync(&job).await.unwrap());
+    let hours = free_hours(&app, &expert).await;
+    assert!(hours.contains(&ten) && !hours.contains(&one), "{hours:?}");
+    assert!(providers.delete_event(Family::Microsoft, email, &default, &dentist));
+    let report = synced(calendars.run_sync(&job).await.unwrap());
+    assert!(report.freed >= 1, "{report:?}");
+    assert!(free_hours(&app, &expert).await.contains(&one));
+
+    // The delta state expires (410 syncStateNotFound): one full round again.
+    providers.put_event(
+        Family::Microsoft,
+        email,
+        &default,
+        external(Family::Microsoft, ten, json!({})),
+    );
+    providers.expire_sync_state(Family::Microsoft, email, &default);
+    let d = deltas();
+    synced(calendars.run_sync(&job).await.unwrap());
+    assert_eq!(deltas() - d, 2, "the refused link, then a new round");
+    assert!(!free_hours(&app, &expert).await.contains(&ten));
+
+    // An expert who does not count out-of-office as busy.
+    providers.put_event(
+        Family::Microsoft,
+        email,
+        &team,
+        external(
+            Family::Microsoft,
+            monday_at(16, 0),
+            json!({"showAs": "oof"}),
+        ),
+    );
+    synced(calendars.run_sync(&job).await.unwrap());
+    assert!(!free_hours(&app, &expert).await.contains(&monday_at(16, 0)));
+    let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+    let patched = app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(&ada),
+            &json!({"preferences": {"out_of_office_blocks": false}}),
+        )
+        .await;
+    assert_eq!(
+        patched.ok(StatusCode::OK)["preferences"]["out_of_office_blocks"],
+        false
+    );
+    // The change queued a sync; the daily full read applies it (here: at once).
+    app.drain_queue(&app.calendar_sync_queue).await;
+    app.clock.advance(Duration::hours(25));
+    synced(calendars.run_sync(&job).await.unwrap());
+    assert!(free_hours(&app, &expert).await.contains(&monday_at(16, 0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_refresh_tokens_survive_two_refreshes_at_once_and_a_revoked_grant_asks_for_reauth()
+{
+    let app = spawn_app().await;
+    let email = "ada@outlook.test";
+    let (_, ada, _, job) = connected(&app, Family::Microsoft, email).await;
+    let calendars = app.services.calendars.as_ref().unwrap();
+    synced(calendars.run_sync(&job).await.unwrap());
+    // Two Lambda instances refresh at the same moment: Microsoft rotates the refresh token
+    // on each use and takes the used one back. Both syncs succeed and what is stored works.
+    let (one, two) = (
+        app.another_calendar_instance().await,
+        app.another_calendar_instance().await,
+    );
+    app.providers.expire_access_tokens();
+    let tokens = || app.providers.requests(&Method::POST, "/oauth2/v2.0/token");
+    let before = tokens();
+    let (a, b) = tokio::join!(one.run_sync(&job), two.run_sync(&job));
+    for outcome in [a.unwrap(), b.unwrap()] {
+        assert!(
+            matches!(outcome, SyncOutcome::Synced(_) | SyncOutcome::Superseded),
+            "{outcome:?}"
+        );
+    }
+    assert!(tokens() - before >= 2, "each instance refreshed");
+    app.providers.expire_access_tokens();
+    let third = app.another_calendar_instance().await;
+    synced(third.run_sync(&job).await.unwrap());
+    assert_eq!(app.providers.live_refresh_tokens(Family::Microsoft), 1);
+    assert_eq!(connections(&app, &ada).await[0]["status"], "ok");
+
+    // The user revokes our access: needs_reauth at the first refusal, one email, no retry
+    // storm (the job is done), imported time kept.
+    app.providers.revoke_grants(Family::Microsoft, email);
+    app.providers.expire_access_tokens();
+    let refusals = || async {
+        crate::events::emails_to("ada@example.com")
+            .await
+            .into_iter()
+            .filter(|(subject, _)| {
+                subject == "Your Microsoft Outlook calendar needs to be connected again"
+            })
+            .count()
+    };
+    let told = refusals().await;
+    let fresh = app.another_calendar_instance().await;
+    assert_eq!(
+        fresh.run_sync(&job).await.unwrap(),
+        SyncOutcome::NeedsReauth
+    );
+    assert_eq!(
+        fresh.run_sync(&job).await.unwrap(),
+        SyncOutcome::NeedsReauth
+    );
+    assert_eq!(refusals().await, told + 1);
+    let status = &connections(&app, &ada).await[0];
+    assert_eq!(status["status"], "needs_reauth");
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("connect the calendar again")
+    );
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
+    record.message_id = Some("refused".into());
+    record.body = Some(serde_json::to_string(&job).unwrap());
+    event.records = vec![record];
+    assert!(
+        calendar_sync::handle(&fresh, event)
+            .await
+            .batch_item_failures
+            .is_empty(),
+        "a refused grant is not retried"
     );
 }
