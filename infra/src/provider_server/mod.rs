@@ -326,6 +326,12 @@ impl ProviderServer {
             .collect()
     }
 
+    /// Removes a channel or subscription on the provider's side (Graph does so before it
+    /// sends `subscriptionRemoved`).
+    pub fn drop_watch(&self, id: &str) {
+        self.world().watches.retain(|w| w.id != id);
+    }
+
     /// The channels and subscriptions that exist now.
     pub fn watches(&self) -> Vec<Watch> {
         self.world().watches.clone()

@@ -14,9 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, RevocationUrl, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
 };
 
 use super::connection::{CalendarConnection, Provider};
@@ -25,8 +25,7 @@ use crate::config::OAuthProviderSettings;
 use crate::ids::ConnectionId;
 use crate::store::dynamo::DynamoStore;
 
-type Client =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointSet>;
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// The narrowest scopes that read busy time and write events.
 pub const GOOGLE_SCOPES: &[&str] = &[
@@ -74,6 +73,7 @@ impl std::fmt::Debug for Tokens {
 pub struct OAuthApp {
     pub provider: Provider,
     client: Client,
+    revoke_url: Option<String>,
     scopes: &'static [&'static str],
     http: reqwest::Client,
 }
@@ -164,14 +164,6 @@ impl OAuthApp {
             .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
             .set_auth_uri(AuthUrl::new(settings.auth_url.clone()).map_err(bad("auth URL"))?)
             .set_token_uri(TokenUrl::new(settings.token_url.clone()).map_err(bad("token URL"))?)
-            .set_revocation_url_option(
-                settings
-                    .revoke_url
-                    .clone()
-                    .map(RevocationUrl::new)
-                    .transpose()
-                    .map_err(bad("revocation URL"))?,
-            )
             .set_redirect_uri(RedirectUrl::new(redirect_url).map_err(bad("redirect URL"))?)
             // Both providers document the client secret in the form body.
             .set_auth_type(oauth2::AuthType::RequestBody);
@@ -183,6 +175,7 @@ impl OAuthApp {
         Ok(OAuthApp {
             provider,
             client,
+            revoke_url: settings.revoke_url.clone(),
             scopes,
             http,
         })
@@ -230,18 +223,31 @@ impl OAuthApp {
             .map_err(classify)
     }
 
-    /// Revokes the grant where the provider offers it (Google); a no-op elsewhere.
+    /// Revokes the grant where the provider offers it (Google: RFC 7009, `token` in the
+    /// form); a no-op elsewhere. Sent directly: the crate refuses revocation endpoints that
+    /// are not https, which our local test server is not.
     pub async fn revoke(&self, refresh_token: &str) -> Result<(), OAuthError> {
-        let token =
-            StandardRevocableToken::RefreshToken(RefreshToken::new(refresh_token.to_owned()));
-        let Ok(request) = self.client.revoke_token(token) else {
+        let Some(url) = &self.revoke_url else {
             return Ok(());
         };
-        let client = OAuthHttp(&self.http);
-        request
-            .request_async(&client)
+        let answer = self
+            .http
+            .post(url.as_str())
+            .form(&[
+                ("token", refresh_token),
+                ("token_type_hint", "refresh_token"),
+            ])
+            .send()
             .await
-            .map_err(|e| OAuthError::Transient(e.to_string()))
+            .map_err(|e| OAuthError::Transient(e.to_string()))?;
+        match answer.status().as_u16() {
+            200..=299 => Ok(()),
+            // Already revoked or expired: nothing left to revoke.
+            400 => Ok(()),
+            status => Err(OAuthError::Transient(format!(
+                "revocation answered {status}"
+            ))),
+        }
     }
 }
 

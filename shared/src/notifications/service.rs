@@ -179,11 +179,14 @@ impl NotificationService {
         else {
             return Ok(false);
         };
+        let link = match connection.preferences.conferencing {
+            crate::calendar::connection::Conferencing::Teams => "Microsoft Teams",
+            _ => "Google Meet",
+        };
         let email = templates::conferencing_failed_email(
             &profile.display_name,
-            appointment.start,
-            profile.time_zone,
-            why,
+            (appointment.start, profile.time_zone),
+            (link, why),
             &address,
         );
         let occasion = format!("conference:{}", appointment.id);

@@ -190,16 +190,15 @@ pub fn calendar_alert_email(
 /// The email that tells an expert their booking keeps the default meeting link, and why.
 pub fn conferencing_failed_email(
     expert: &str,
-    start: DateTime<Utc>,
-    zone: Tz,
-    why: &str,
+    (start, zone): (DateTime<Utc>, Tz),
+    (link, why): (&str, &str),
     address: &str,
 ) -> Email {
     let lines = [
         format!("Hello {expert},"),
         String::new(),
         format!(
-            "the meeting link you chose could not be created for your session on {}: {why}.",
+            "the {link} link you chose could not be created for your session on {}: {why}.",
             local(start, zone)
         ),
         "The session keeps its default meeting link, which both of you already have; nothing \
@@ -209,7 +208,7 @@ pub fn conferencing_failed_email(
     ];
     email(
         address,
-        "Your session keeps its default meeting link".to_owned(),
+        format!("No {link} link: your session keeps its default meeting link"),
         &lines,
         None,
     )

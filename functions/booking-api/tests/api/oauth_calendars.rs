@@ -14,7 +14,7 @@ use reqwest::Url;
 use serde_json::{Value, json};
 
 use crate::booking::{bookable_expert, monday_at, three_days_before};
-use crate::calendars::{CALENDARS, free_hours, raw_table};
+use crate::calendars::{CALENDARS, deliver_to_calendar, free_hours, raw_table};
 use crate::helpers::{RequestCounter, TestApp, User, spawn_app, spawn_app_counting};
 
 fn name(family: Family) -> &'static str {
@@ -664,4 +664,583 @@ async fn rotated_refresh_tokens_survive_two_refreshes_at_once_and_a_revoked_gran
             .is_empty(),
         "a refused grant is not retried"
     );
+}
+
+/// A push notification as Google sends it: headers only.
+async fn google_notice(app: &TestApp, channel: &str, token: &str) -> crate::helpers::TestResponse {
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/webhooks/google")
+        .header("x-goog-channel-id", channel)
+        .header("x-goog-channel-token", token)
+        .header("x-goog-resource-state", "exists")
+        .header("x-goog-resource-id", "ret1");
+    app.send_request(request, None, Vec::new()).await
+}
+
+/// The sync jobs waiting on the queue (taken off it).
+async fn queued(app: &TestApp) -> Vec<SyncJob> {
+    app.drain_queue(&app.calendar_sync_queue)
+        .await
+        .into_iter()
+        .map(|job| serde_json::from_value(job).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_google_notification_queues_one_sync_and_forged_or_unknown_ones_queue_nothing() {
+    let app = spawn_app().await;
+    let email = "ada@gmail.test";
+    let (expert, ada, connection, job) = connected(&app, Family::Google, email).await;
+    let calendar = primary(&app, Family::Google, email);
+    let calendars = app.services.calendars.as_ref().unwrap();
+    // The first sync opens a channel on the busy-source calendar; Google's first message on
+    // it (`sync`) queues nothing.
+    synced(calendars.run_sync(&job).await.unwrap());
+    app.providers.settle().await;
+    let watches = app.providers.watches();
+    assert_eq!(watches.len(), 1, "{watches:?}");
+    let channel = watches[0].clone();
+    assert_eq!(
+        channel.address,
+        format!("http://{}/v1/webhooks/google", app.address)
+    );
+    assert!(channel.secret.as_deref().is_some_and(|t| t.len() >= 43));
+    assert!(queued(&app).await.is_empty());
+
+    // A change in the calendar: Google posts (headers only); one job, and after it the
+    // slot is blocked. Steps: the change, the notification, one GetItem and one SendMessage
+    // in the webhook, the job, one events.list in the sync.
+    let ten = monday_at(10, 0);
+    app.providers.put_event(
+        Family::Google,
+        email,
+        &calendar,
+        external(Family::Google, ten, json!({})),
+    );
+    app.providers.settle().await;
+    let jobs = queued(&app).await;
+    assert_eq!(jobs, std::slice::from_ref(&job));
+    let lists = app.providers.requests(&Method::GET, "/events");
+    synced(calendars.run_sync(&jobs[0]).await.unwrap());
+    assert_eq!(app.providers.requests(&Method::GET, "/events") - lists, 1);
+    assert!(!free_hours(&app, &expert).await.contains(&ten));
+
+    // The right channel with a wrong token: refused, nothing queued. An unknown channel: a
+    // no-op.
+    google_notice(&app, &channel.id, "forged")
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    let unknown = google_notice(&app, "ch-unknown", "x").await;
+    assert_eq!(unknown.ok(StatusCode::OK)["queued"], 0);
+    assert!(queued(&app).await.is_empty());
+    // The genuine token, sent by hand, queues one.
+    let genuine = google_notice(&app, &channel.id, channel.secret.as_deref().unwrap()).await;
+    assert_eq!(genuine.ok(StatusCode::OK)["queued"], 1);
+    assert_eq!(queued(&app).await.len(), 1);
+
+    // Disconnected: the channel is stopped at Google, the grant revoked, and a late
+    // notification on the old channel is a no-op.
+    let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+    let gone = app
+        .send(Method::DELETE, &path, Some(&ada), None, Vec::new())
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert!(app.providers.watches().is_empty());
+    assert_eq!(app.providers.requests(&Method::POST, "/google/revoke"), 1);
+    let late = google_notice(&app, &channel.id, channel.secret.as_deref().unwrap()).await;
+    assert_eq!(late.ok(StatusCode::OK)["queued"], 0);
+    assert!(queued(&app).await.is_empty());
+}
+
+/// A Graph notification batch, posted as Graph posts it.
+async fn graph_notice(app: &TestApp, entries: Value) -> crate::helpers::TestResponse {
+    app.post("/v1/webhooks/microsoft", None, &json!({"value": entries}))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_notifications_answer_the_handshake_check_client_state_and_renew_when_asked() {
+    let app = spawn_app().await;
+    let email = "ada@outlook.test";
+    let (expert, _, _, job) = connected(&app, Family::Microsoft, email).await;
+    let calendar = primary(&app, Family::Microsoft, email);
+    let calendars = app.services.calendars.as_ref().unwrap();
+    // The first sync subscribes; Graph validated our endpoint (the handshake) first.
+    synced(calendars.run_sync(&job).await.unwrap());
+    let watches = app.providers.watches();
+    assert_eq!(watches.len(), 1, "{watches:?}");
+    let subscription = watches[0].clone();
+    let state = subscription.secret.clone().unwrap();
+    assert_eq!(
+        subscription.lifecycle_address.as_deref(),
+        Some(subscription.address.as_str())
+    );
+
+    // The handshake, as Graph sends it: the token back as text/plain, at once.
+    let handshake = browser()
+        .post(format!(
+            "http://{}/v1/webhooks/microsoft?validationToken=Validation%3A%20Testing%20client%20application",
+            app.address
+        ))
+        .header("content-type", "text/plain; charset=utf-8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.status(), StatusCode::OK);
+    assert!(
+        handshake.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(
+        handshake.text().await.unwrap(),
+        "Validation: Testing client application"
+    );
+
+    // A change: one job; after it the slot is blocked.
+    let ten = monday_at(10, 0);
+    app.providers.put_event(
+        Family::Microsoft,
+        email,
+        &calendar,
+        external(Family::Microsoft, ten, json!({})),
+    );
+    app.providers.settle().await;
+    let jobs = queued(&app).await;
+    assert_eq!(jobs, std::slice::from_ref(&job));
+    synced(calendars.run_sync(&jobs[0]).await.unwrap());
+    assert!(!free_hours(&app, &expert).await.contains(&ten));
+
+    // A forged clientState refuses the whole batch: nothing queued.
+    let entry = |client_state: &str, extra: Value| {
+        let mut entry = json!({"subscriptionId": subscription.id, "clientState": client_state,
+                               "changeType": "updated", "resource": "Users/x/Events/y"});
+        if let (Some(entry), Some(extra)) = (entry.as_object_mut(), extra.as_object()) {
+            entry.extend(extra.clone());
+        }
+        entry
+    };
+    graph_notice(
+        &app,
+        json!([entry(&state, json!({})), entry("forged", json!({}))]),
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN, "forbidden");
+    assert!(queued(&app).await.is_empty());
+    // Two notifications of one connection: one job.
+    let two = graph_notice(
+        &app,
+        json!([entry(&state, json!({})), entry(&state, json!({}))]),
+    )
+    .await;
+    assert_eq!(two.ok(StatusCode::ACCEPTED)["queued"], 1);
+    assert_eq!(queued(&app).await.len(), 1);
+
+    // Lifecycle: reauthorization required renews the subscription in place.
+    let patches = || {
+        app.providers
+            .requests(&Method::PATCH, "/v1.0/subscriptions")
+    };
+    let before = patches();
+    let asked = graph_notice(
+        &app,
+        json!([{"lifecycleEvent": "reauthorizationRequired", "subscriptionId": subscription.id,
+                "clientState": state, "subscriptionExpirationDateTime": "2026-12-10T00:00:00Z"}]),
+    )
+    .await;
+    assert_eq!(asked.ok(StatusCode::ACCEPTED)["queued"], 1);
+    let renewal = queued(&app).await;
+    assert!(renewal[0].renew_push, "{renewal:?}");
+    synced(calendars.run_sync(&renewal[0]).await.unwrap());
+    assert_eq!(patches() - before, 1);
+    assert_eq!(app.providers.watches()[0].id, subscription.id);
+
+    // Removed by Graph: the renewal finds it gone and subscribes again; the old one no longer
+    // counts.
+    app.providers.drop_watch(&subscription.id);
+    let removed = graph_notice(
+        &app,
+        json!([{"lifecycleEvent": "subscriptionRemoved", "subscriptionId": subscription.id, "clientState": state}]),
+    )
+    .await;
+    assert_eq!(removed.ok(StatusCode::ACCEPTED)["queued"], 1);
+    synced(calendars.run_sync(&queued(&app).await[0]).await.unwrap());
+    let now = app.providers.watches();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].id, subscription.id);
+    let stale = graph_notice(&app, json!([entry(&state, json!({}))])).await;
+    assert_eq!(stale.ok(StatusCode::ACCEPTED)["queued"], 0);
+    // Missed notifications: a plain sync.
+    let missed = graph_notice(
+        &app,
+        json!([{"lifecycleEvent": "missed", "subscriptionId": now[0].id, "clientState": now[0].secret}]),
+    )
+    .await;
+    assert_eq!(missed.ok(StatusCode::ACCEPTED)["queued"], 1);
+    assert!(!queued(&app).await[0].renew_push);
+    // Not a Graph batch at all: 400, nothing queued.
+    app.post("/v1/webhooks/microsoft", None, &json!({"hello": 1}))
+        .await
+        .problem(StatusCode::BAD_REQUEST, "validation-error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_channels_are_renewed_by_the_schedule_that_template_yaml_declares() {
+    // The schedule: template.yaml gives the reminders function an EventBridge schedule of at
+    // most 5 minutes; its run queues every due sync, and a due sync renews the channels.
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(local_stack::template_path()).unwrap())
+            .unwrap();
+    let events = &template["Resources"]["RemindersFunction"]["Properties"]["Events"];
+    let schedule = events
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|e| e["Type"] == "Schedule")
+        .expect("the reminders function has a schedule");
+    let rate = schedule["Properties"]["Schedule"].as_str().unwrap();
+    let minutes: u32 = rate
+        .strip_prefix("rate(")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(minutes <= 5, "{rate}");
+
+    let app = spawn_app().await;
+    let (google, outlook) = ("ada@gmail.test", "ada@outlook.test");
+    let (expert, ada, _, google_job) = connected(&app, Family::Google, google).await;
+    primary(&app, Family::Microsoft, outlook);
+    let outlook_connection = connect(&app, &ada, Family::Microsoft, outlook).await;
+    let outlook_job = job_of(&expert, &outlook_connection);
+    let calendars = app.services.calendars.as_ref().unwrap();
+    synced(calendars.run_sync(&google_job).await.unwrap());
+    synced(calendars.run_sync(&outlook_job).await.unwrap());
+    app.drain_queue(&app.calendar_sync_queue).await;
+    let watches = app.providers.watches();
+    let channel = watches
+        .iter()
+        .find(|w| w.family == Family::Google)
+        .unwrap()
+        .clone();
+    let subscription = watches
+        .iter()
+        .find(|w| w.family == Family::Microsoft)
+        .unwrap()
+        .clone();
+    let sqs = aws_sdk_sqs::Client::new(&marketplace::config::aws_sdk_config().await);
+    let scheduled_run = || async {
+        reminders::run(&app.services).await.unwrap();
+        while local_stack::queue_pump::calendar_syncs(&sqs, &app.calendar_sync_queue, calendars)
+            .await
+            .unwrap()
+            != (0, 0)
+        {}
+    };
+    // Two days on, the 3-day subscription is within a day of its end: renewed in place; the
+    // week-long channel is left alone.
+    app.clock.advance(Duration::days(2) + Duration::hours(1));
+    scheduled_run().await;
+    let watches = app.providers.watches();
+    let renewed = watches.iter().find(|w| w.id == subscription.id).unwrap();
+    assert!(renewed.expires_at > subscription.expires_at + Duration::days(1));
+    assert!(watches.iter().any(|w| w.id == channel.id));
+    // Six days on, the channel is within a day of its end: a new one is opened and stored, then
+    // the old one stopped; a notification on the old one queues nothing, on the new one a job.
+    app.clock.advance(Duration::days(4));
+    scheduled_run().await;
+    let watches = app.providers.watches();
+    let google_now: Vec<_> = watches
+        .iter()
+        .filter(|w| w.family == Family::Google)
+        .collect();
+    assert_eq!(google_now.len(), 1, "{watches:?}");
+    assert_ne!(google_now[0].id, channel.id);
+    assert!(google_now[0].expires_at > channel.expires_at);
+    let old = google_notice(&app, &channel.id, channel.secret.as_deref().unwrap()).await;
+    assert_eq!(old.ok(StatusCode::OK)["queued"], 0);
+    let new = google_notice(
+        &app,
+        &google_now[0].id,
+        google_now[0].secret.as_deref().unwrap(),
+    )
+    .await;
+    assert_eq!(new.ok(StatusCode::OK)["queued"], 1);
+}
+
+/// The expert's booking events in `family`'s calendar (ours, by their id or transactionId).
+fn ours(app: &TestApp, family: Family, email: &str, calendar: &str) -> Vec<Value> {
+    app.providers
+        .events(family, email, calendar)
+        .into_iter()
+        .filter(|e| {
+            e["id"].as_str().is_some_and(|id| id.starts_with("mkt"))
+                || e["transactionId"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("apt_"))
+        })
+        .collect()
+}
+
+async fn choose_conferencing(app: &TestApp, ada: &User, connection: &Value, choice: &str) {
+    let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+    let saved = app
+        .send_json(
+            Method::PATCH,
+            &path,
+            Some(ada),
+            &json!({"preferences": {"conferencing": choice}}),
+        )
+        .await;
+    assert_eq!(
+        saved.ok(StatusCode::OK)["preferences"]["conferencing"],
+        choice
+    );
+    app.drain_queue(&app.calendar_sync_queue).await;
+}
+
+async fn meeting_url(app: &TestApp, user: &User, id: &str) -> String {
+    let seen = app.get(&format!("/v1/appointments/{id}"), Some(user)).await;
+    seen.ok(StatusCode::OK)["meeting_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_reach_google_once_follow_moves_and_carry_a_meet_link_when_chosen() {
+    let app = spawn_app().await;
+    let email = "ada@gmail.test";
+    let (expert, ada, connection, job) = connected(&app, Family::Google, email).await;
+    let calendar = primary(&app, Family::Google, email);
+    let calendars = app.services.calendars.as_ref().unwrap();
+    // Meet was not chosen on a CalDAV or Outlook connection: refused there, accepted here.
+    choose_conferencing(&app, &ada, &connection, "google_meet").await;
+    let bob = app.client("bob");
+    let id = crate::conversation::paid(&app, &expert, "bob", 10).await;
+    deliver_to_calendar(&app).await;
+    let events = ours(&app, Family::Google, email, &calendar);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let appointment: marketplace::ids::AppointmentId = id.parse().unwrap();
+    assert_eq!(
+        events[0]["id"],
+        marketplace::calendar::google::event_id(appointment)
+    );
+    assert_eq!(
+        events[0]["start"]["dateTime"],
+        monday_at(10, 0).to_rfc3339()
+    );
+    for absent in ["About my tax return", "180.00", "attendees"] {
+        assert!(!events[0].to_string().contains(absent), "{absent}");
+    }
+    // The Meet link (made asynchronously, polled until ready) is the meeting link now.
+    let link = meeting_url(&app, &bob, &id).await;
+    assert!(link.starts_with("https://meet.google.com/"), "{link}");
+    assert_eq!(meeting_url(&app, &ada, &id).await, link);
+
+    // Delivered again: still one event. Moved: the same event, the same Meet link.
+    let again = json!({"detail-type": "booking.confirmed", "detail": {
+        "id": "evt_again", "version": 1, "kind": "booking.confirmed", "appointment_id": id,
+        "expert_id": expert, "occurred_at": "2026-11-25T00:00:00Z"}});
+    let sqs = aws_sdk_sqs::Client::new(&marketplace::config::aws_sdk_config().await);
+    sqs.send_message()
+        .queue_url(&app.calendar_sync_queue)
+        .message_body(again.to_string())
+        .send()
+        .await
+        .unwrap();
+    deliver_to_calendar(&app).await;
+    assert_eq!(ours(&app, Family::Google, email, &calendar).len(), 1);
+    crate::cancel::reschedule(&app, &bob, &id, monday_at(14, 0))
+        .await
+        .ok(StatusCode::OK);
+    deliver_to_calendar(&app).await;
+    let moved = ours(&app, Family::Google, email, &calendar);
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0]["id"], events[0]["id"]);
+    assert_eq!(moved[0]["start"]["dateTime"], monday_at(14, 0).to_rfc3339());
+    assert_ne!(moved[0]["etag"], events[0]["etag"]);
+    assert_eq!(
+        meeting_url(&app, &bob, &id).await,
+        link,
+        "the link survives the move"
+    );
+    // The sync after our own writes reads them as ours: nothing imported, nothing flagged.
+    synced(calendars.run_sync(&job).await.unwrap());
+    assert!(!raw_table(&app).await.contains("S(\"imported_busy\")"));
+    crate::cancel::cancel(&app, &bob, &id)
+        .await
+        .ok(StatusCode::OK);
+    deliver_to_calendar(&app).await;
+    assert!(ours(&app, Family::Google, email, &calendar).is_empty());
+
+    // Google cannot make a Meet link: the default link stays, the appointment says why, and
+    // the expert is told.
+    app.providers.refuse_conferencing(Family::Google, true);
+    let kept_default = |subject: &str| {
+        subject == "No Google Meet link: your session keeps its default meeting link"
+    };
+    let told = crate::events::emails_to("ada@example.com")
+        .await
+        .iter()
+        .filter(|(s, _)| kept_default(s))
+        .count();
+    let second = crate::conversation::paid(&app, &expert, "bob", 11).await;
+    deliver_to_calendar(&app).await;
+    assert!(
+        meeting_url(&app, &bob, &second)
+            .await
+            .starts_with("https://meet.jit.si/")
+    );
+    let seen = app
+        .get(&format!("/v1/appointments/{second}"), Some(&ada))
+        .await;
+    let conference = &seen.ok(StatusCode::OK)["conference"];
+    assert_eq!(conference["provider"], "google_meet");
+    assert!(
+        conference["failure"].as_str().unwrap().contains("Meet"),
+        "{conference}"
+    );
+    let now_told = crate::events::emails_to("ada@example.com")
+        .await
+        .iter()
+        .filter(|(s, _)| kept_default(s))
+        .count();
+    assert_eq!(now_told, told + 1);
+
+    // The expert deletes the booking's event in Google Calendar: the booking is flagged, its
+    // hour stays blocked, and nothing is written back.
+    let event_id = marketplace::calendar::google::event_id(second.parse().unwrap());
+    assert!(
+        app.providers
+            .delete_event(Family::Google, email, &calendar, &event_id)
+    );
+    synced(calendars.run_sync(&job).await.unwrap());
+    let seen = app
+        .get(&format!("/v1/appointments/{second}"), Some(&ada))
+        .await;
+    assert_eq!(
+        seen.ok(StatusCode::OK)["calendar_attention"]["reason"],
+        "deleted_in_calendar"
+    );
+    assert!(!free_hours(&app, &expert).await.contains(&monday_at(11, 0)));
+    deliver_to_calendar(&app).await;
+    assert!(ours(&app, Family::Google, email, &calendar).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_reach_outlook_with_a_transaction_id_and_a_teams_link_when_chosen() {
+    let app = spawn_app().await;
+    let email = "ada@outlook.test";
+    let (expert, ada, connection, job) = connected(&app, Family::Microsoft, email).await;
+    let calendar = primary(&app, Family::Microsoft, email);
+    let calendars = app.services.calendars.as_ref().unwrap();
+    // Meet is Google's: refused on an Outlook connection.
+    let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+    app.send_json(
+        Method::PATCH,
+        &path,
+        Some(&ada),
+        &json!({"preferences": {"conferencing": "google_meet"}}),
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "validation-error");
+    choose_conferencing(&app, &ada, &connection, "teams").await;
+    let bob = app.client("bob");
+    let id = crate::conversation::paid(&app, &expert, "bob", 10).await;
+    deliver_to_calendar(&app).await;
+    let events = ours(&app, Family::Microsoft, email, &calendar);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["transactionId"], id.as_str());
+    assert_eq!(
+        events[0]["start"]["dateTime"],
+        monday_at(10, 0).format("%Y-%m-%dT%H:%M:%S").to_string()
+    );
+    let link = meeting_url(&app, &bob, &id).await;
+    assert!(link.starts_with("https://teams.microsoft.com/"), "{link}");
+
+    // Our write's answer lost (the job dies after the create): the retry's create with the
+    // same transactionId is the same event.
+    app.store
+        .set_calendar_event(id.parse().unwrap(), None, None)
+        .await
+        .unwrap();
+    calendars.push_booking(id.parse().unwrap()).await.unwrap();
+    assert_eq!(ours(&app, Family::Microsoft, email, &calendar).len(), 1);
+
+    // Moved and cancelled.
+    crate::cancel::reschedule(&app, &bob, &id, monday_at(14, 0))
+        .await
+        .ok(StatusCode::OK);
+    deliver_to_calendar(&app).await;
+    let moved = ours(&app, Family::Microsoft, email, &calendar);
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0]["id"], events[0]["id"]);
+    assert_eq!(
+        moved[0]["start"]["dateTime"],
+        monday_at(14, 0).format("%Y-%m-%dT%H:%M:%S").to_string()
+    );
+    assert_eq!(meeting_url(&app, &bob, &id).await, link);
+    crate::cancel::cancel(&app, &bob, &id)
+        .await
+        .ok(StatusCode::OK);
+    deliver_to_calendar(&app).await;
+    assert!(ours(&app, Family::Microsoft, email, &calendar).is_empty());
+
+    // A booking whose event the expert deletes in Outlook: the delta's removal row is ours
+    // (found by its lookup), so the booking is flagged and its hour stays blocked.
+    let second = crate::conversation::paid(&app, &expert, "bob", 11).await;
+    deliver_to_calendar(&app).await;
+    synced(calendars.run_sync(&job).await.unwrap());
+    let written = ours(&app, Family::Microsoft, email, &calendar);
+    let event_id = written[0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        app.providers
+            .delete_event(Family::Microsoft, email, &calendar, &event_id)
+    );
+    synced(calendars.run_sync(&job).await.unwrap());
+    let seen = app
+        .get(&format!("/v1/appointments/{second}"), Some(&ada))
+        .await;
+    assert_eq!(
+        seen.ok(StatusCode::OK)["calendar_attention"]["reason"],
+        "deleted_in_calendar"
+    );
+    assert!(!free_hours(&app, &expert).await.contains(&monday_at(11, 0)));
+
+    // Teams refused by the provider: the default link stays, the appointment says why.
+    app.providers.refuse_conferencing(Family::Microsoft, true);
+    let third = crate::conversation::paid(&app, &expert, "bob", 15).await;
+    deliver_to_calendar(&app).await;
+    assert!(
+        meeting_url(&app, &bob, &third)
+            .await
+            .starts_with("https://meet.jit.si/")
+    );
+    let seen = app
+        .get(&format!("/v1/appointments/{third}"), Some(&ada))
+        .await;
+    assert!(
+        seen.ok(StatusCode::OK)["conference"]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("Teams")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_reaches_the_logs() {
+    let app = spawn_app().await;
+    let (_, _, _, job) = connected(&app, Family::Microsoft, "ada@outlook.test").await;
+    let calendars = app.services.calendars.as_ref().unwrap();
+    app.providers.expire_access_tokens();
+    synced(calendars.run_sync(&job).await.unwrap());
+    let text = String::from_utf8_lossy(&crate::helpers::CAPTURED_LOGS.lock().unwrap()).into_owned();
+    assert!(text.contains("reqwest"), "nothing captured");
+    let tokens = app.providers.issued_tokens();
+    assert!(tokens.len() >= 3);
+    for token in tokens {
+        assert!(!text.contains(&token), "a token is in the logs");
+    }
 }
