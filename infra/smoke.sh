@@ -14,7 +14,9 @@ moto_port=$(free_port)
 log=$(mktemp)
 stripe_port=$(free_port)
 radicale_port=$(free_port)
-STRIPE_PORT=$stripe_port MOTO_PORT=$moto_port RADICALE_PORT=$radicale_port setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
+providers_port=$(free_port)
+STRIPE_PORT=$stripe_port MOTO_PORT=$moto_port RADICALE_PORT=$radicale_port PROVIDERS_PORT=$providers_port \
+  setsid infra/dev.sh --seed --port "$api_port" >"$log" 2>&1 &
 stack=$!
 stop() { kill -TERM -- "-$stack" 2>/dev/null || true; wait "$stack" 2>/dev/null || true; }
 trap stop EXIT
@@ -93,11 +95,24 @@ principal=$(curl -sf -u demo:demo -X PROPFIND -H 'Depth: 0' "http://127.0.0.1:$r
   fail "Radicale did not answer PROPFIND"
 grep -q '<href>/demo/</href>' <<<"$principal" || fail "Radicale's principal for demo: $principal"
 
+# The Google connect flow as a browser goes through it: our consent URL, the provider test
+# server's auto-consent, our callback, the frontend with the new connection.
+consent=$(curl -sf -X POST "$base/v1/experts/me/calendars/google/authorize" -H "Authorization: Bearer $token" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["authorization_url"])') ||
+  fail "POST /v1/experts/me/calendars/google/authorize failed"
+callback=$(curl -s -o /dev/null -w '%{redirect_url}' "$consent")
+case "$callback" in "$base/v1/oauth/google/callback?"*) ;; *) fail "consent sent the browser to $callback" ;; esac
+frontend=$(curl -s -o /dev/null -w '%{redirect_url}' "$callback")
+case "$frontend" in *status=connected*) ;; *) fail "the callback sent the browser to $frontend" ;; esac
+providers=$(curl -sf "$base/v1/experts/me/calendars" -H "Authorization: Bearer $token" |
+  python3 -c 'import json,sys; print(",".join(c["provider"] for c in json.load(sys.stdin)["connections"]))')
+[ "$providers" = google ] || fail "Alice's connections after the flow: $providers"
+
 stop
 trap - EXIT
-for port in "$api_port" "$moto_port" "$stripe_port" "$radicale_port"; do
+for port in "$api_port" "$moto_port" "$stripe_port" "$radicale_port" "$providers_port"; do
   if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
     fail "port $port still answers after the stack was stopped"
   fi
 done
-echo "smoke: 8 passed, 0 failed"
+echo "smoke: 9 passed, 0 failed"

@@ -75,6 +75,11 @@ async fn stack(command: &str, flags: &[String]) -> Result<(), BoxError> {
         server.store.clone(),
     );
     tracing::info!(address = %server.address, table = table_name(), "dev server listening");
+    tracing::info!(
+        google = %server.providers.endpoints(local_stack::provider_server::Family::Google).auth_url,
+        microsoft = %server.providers.endpoints(local_stack::provider_server::Family::Microsoft).auth_url,
+        "Google and Microsoft test server listening (auto-consent as expert@calendar.test)"
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // Serving starts before seeding: the Stripe test server delivers onboarding webhooks to us.
     let serving = tokio::spawn(server.serve(async {

@@ -288,7 +288,8 @@ fn list(calendar: &Calendar, call: &Call<'_>, now: DateTime<Utc>) -> Answer {
         .get("maxResults")
         .and_then(|m| m.parse().ok())
         .unwrap_or(PAGE)
-        .clamp(1, 2500);
+        .clamp(1, 2500)
+        .min(call.page_limit.unwrap_or(usize::MAX));
     let mut matching: Vec<&super::StoredEvent> = calendar
         .events
         .iter()

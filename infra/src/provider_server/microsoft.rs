@@ -85,6 +85,7 @@ fn page_size(call: &Call<'_>) -> usize {
         .find_map(|p| p.trim().strip_prefix("odata.maxpagesize=")?.parse().ok())
         .unwrap_or(PAGE)
         .clamp(1, 1000)
+        .min(call.page_limit.unwrap_or(usize::MAX))
 }
 
 pub(super) fn notice(watch: &Watch, account_id: &str, event: &str, change: &str) -> Notice {

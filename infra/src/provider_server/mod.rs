@@ -149,6 +149,8 @@ pub struct ProviderServer {
     deliveries: Mutex<Vec<JoinHandle<()>>>,
     push: reqwest::Client,
     base: Mutex<String>,
+    /// Pages hold at most this many items (0: what the caller asks), so paging is exercised.
+    page_limit: std::sync::atomic::AtomicUsize,
 }
 
 /// The account a browser flow signs in as when no test chose one.
@@ -172,6 +174,7 @@ impl ProviderServer {
                 .build()
                 .unwrap_or_default(),
             base: Mutex::new(String::new()),
+            page_limit: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -254,6 +257,12 @@ impl ProviderServer {
             valid_from: 0,
         });
         id
+    }
+
+    /// Lists answer at most `items` per page from now on, whatever the caller asks.
+    pub fn limit_pages(&self, items: usize) {
+        self.page_limit
+            .store(items, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The next authorization of `family` signs in as `email` (created if needed).
@@ -577,6 +586,8 @@ fn error(family: Family, status: StatusCode, reason: &str, message: &str) -> Ans
 /// What a handler sees of a request.
 struct Call<'a> {
     method: &'a Method,
+    /// The most items a page may hold, when the test set a limit.
+    page_limit: Option<usize>,
     segments: Vec<&'a str>,
     query: HashMap<String, String>,
     headers: &'a HeaderMap,
@@ -628,6 +639,8 @@ async fn dispatch(State(server): State<Arc<ProviderServer>>, request: Request) -
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let call = Call {
+        page_limit: Some(server.page_limit.load(std::sync::atomic::Ordering::SeqCst))
+            .filter(|n| *n > 0),
         method: &parts.method,
         segments: path.trim_matches('/').split('/').collect(),
         query,

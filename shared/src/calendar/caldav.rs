@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 
 use super::guard::{self, OutboundPolicy};
 use super::multistatus::{self, DavResponse, Multistatus};
+use super::rest::{ReadFailure, network_failure, read_limited, retry_after};
 
 /// Redirects followed per request (a well-known URL, a partition host).
 const MAX_REDIRECTS: usize = 5;
@@ -415,7 +416,7 @@ impl CalDav {
                 _ => {}
             }
             let headers = response.headers().clone();
-            let body = read_limited(response).await?;
+            let body = read_text(response).await?;
             // A 403 is a refusal of the account unless it names a failed precondition.
             if status == StatusCode::FORBIDDEN && !body.contains("valid-sync-token") {
                 return Err(CalDavError::Unauthorized);
@@ -489,43 +490,17 @@ fn unreachable(error: reqwest::Error) -> CalDavError {
     if let Some(refusal) = guard::refused_by_guard(&error) {
         return CalDavError::Refused(refusal);
     }
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(&error);
-    while let Some(inner) = source {
-        cause = inner.to_string();
-        source = inner.source();
-    }
-    CalDavError::Unreachable(if cause.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {cause}")
-    })
+    CalDavError::Unreachable(network_failure(&error))
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-}
-
-async fn read_limited(mut response: reqwest::Response) -> Result<String, CalDavError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(CalDavError::Protocol(format!(
-                "answer larger than {MAX_BODY_BYTES} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
+async fn read_text(response: reqwest::Response) -> Result<String, CalDavError> {
+    let body = read_limited(response, MAX_BODY_BYTES)
+        .await
+        .map_err(|failure| match failure {
+            ReadFailure::Network(error) => unreachable(error),
+            ReadFailure::TooLarge(limit) => {
+                CalDavError::Protocol(format!("answer larger than {limit} bytes"))
+            }
+        })?;
     String::from_utf8(body).map_err(|_| CalDavError::Protocol("answer is not UTF-8".into()))
 }

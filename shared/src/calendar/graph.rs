@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::event::{BookingEvent, EventBusy, local_days};
 use super::ical::{self, BusyRules};
-use super::rest::{ProviderError, RestClient, parse};
+use super::rest::{ProviderError, RestClient, endpoint, parse};
 use crate::availability::Interval;
 use crate::ids::AppointmentId;
 
@@ -146,11 +146,7 @@ impl Graph {
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, ProviderError> {
-        let mut url = Url::parse(&self.base).map_err(|e| ProviderError::Protocol(e.to_string()))?;
-        url.path_segments_mut()
-            .map_err(|()| ProviderError::Protocol("base URL".into()))?
-            .extend(segments);
-        Ok(url)
+        endpoint(&self.base, segments)
     }
 
     /// A link Graph gave us must lead back to Graph: a token never goes anywhere else.

@@ -128,7 +128,14 @@ impl RestClient {
             let response = request.send().await.map_err(unreachable)?;
             let status = response.status();
             let response_headers = response.headers().clone();
-            let bytes = read_limited(response).await?;
+            let bytes = read_limited(response, MAX_BODY_BYTES)
+                .await
+                .map_err(|failure| match failure {
+                    ReadFailure::Network(error) => unreachable(error),
+                    ReadFailure::TooLarge(limit) => {
+                        ProviderError::Protocol(format!("answer larger than {limit} bytes"))
+                    }
+                })?;
             let value = if bytes.is_empty() {
                 Value::Null
             } else {
@@ -152,6 +159,15 @@ impl RestClient {
     }
 }
 
+/// `base` with `segments` appended, each percent-encoded (calendar ids hold `@` and `#`).
+pub fn endpoint(base: &str, segments: &[&str]) -> Result<Url, ProviderError> {
+    let mut url = Url::parse(base).map_err(|e| ProviderError::Protocol(e.to_string()))?;
+    url.path_segments_mut()
+        .map_err(|()| ProviderError::Protocol("base URL".into()))?
+        .extend(segments);
+    Ok(url)
+}
+
 pub fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ProviderError> {
     serde_json::from_value(body).map_err(|e| ProviderError::Protocol(e.to_string()))
 }
@@ -169,11 +185,7 @@ fn reason_of(body: &Value) -> String {
 
 fn classify(status: StatusCode, headers: &HeaderMap, body: &Value) -> ProviderError {
     let reason = reason_of(body);
-    let retry_after = headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = retry_after(headers);
     match status.as_u16() {
         401 => ProviderError::Unauthorized,
         403 if matches!(
@@ -207,9 +219,22 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &Value) -> ProviderEr
     }
 }
 
-/// Network errors and timeouts, with their cause (never a token: reqwest does not print
-/// headers).
+/// `Retry-After` in seconds (the form calendar providers send).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 fn unreachable(error: reqwest::Error) -> ProviderError {
+    ProviderError::Unreachable(network_failure(&error))
+}
+
+/// A network error or timeout in words, with its innermost cause; never a URL's credentials
+/// or a header (reqwest prints neither).
+pub fn network_failure(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -218,25 +243,34 @@ fn unreachable(error: reqwest::Error) -> ProviderError {
         "request failed"
     };
     let mut cause = String::new();
-    let mut source = std::error::Error::source(&error);
+    let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
         cause = inner.to_string();
         source = inner.source();
     }
-    ProviderError::Unreachable(if cause.is_empty() {
+    if cause.is_empty() {
         kind.to_owned()
     } else {
         format!("{kind}: {cause}")
-    })
+    }
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, ProviderError> {
+/// What a too large answer is called.
+#[derive(Debug)]
+pub enum ReadFailure {
+    Network(reqwest::Error),
+    TooLarge(usize),
+}
+
+/// The body, refused beyond `limit` bytes.
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ReadFailure> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ProviderError::Protocol(format!(
-                "answer larger than {MAX_BODY_BYTES} bytes"
-            )));
+    while let Some(chunk) = response.chunk().await.map_err(ReadFailure::Network)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadFailure::TooLarge(limit));
         }
         body.extend_from_slice(&chunk);
     }

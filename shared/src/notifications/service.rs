@@ -132,15 +132,7 @@ impl NotificationService {
         occasion: &str,
         alert: CalendarAlert,
     ) -> Result<bool, ServiceError> {
-        let Some(profile) = self.store.profile(connection.expert_id).await? else {
-            return Ok(false);
-        };
-        let Some(address) = self
-            .store
-            .account(&profile.owner)
-            .await?
-            .and_then(|a| a.email)
-        else {
+        let Some((profile, address)) = self.expert_with_address(connection.expert_id).await? else {
             return Ok(false);
         };
         let email = templates::calendar_alert_email(
@@ -168,15 +160,7 @@ impl NotificationService {
         connection: &CalendarConnection,
         why: &str,
     ) -> Result<bool, ServiceError> {
-        let Some(profile) = self.store.profile(connection.expert_id).await? else {
-            return Ok(false);
-        };
-        let Some(address) = self
-            .store
-            .account(&profile.owner)
-            .await?
-            .and_then(|a| a.email)
-        else {
+        let Some((profile, address)) = self.expert_with_address(connection.expert_id).await? else {
             return Ok(false);
         };
         let link = match connection.preferences.conferencing {
@@ -192,6 +176,22 @@ impl NotificationService {
         let occasion = format!("conference:{}", appointment.id);
         self.once_for(&format!("{occasion}:expert"), self.send(&email, &occasion))
             .await
+    }
+
+    /// The expert's profile and sign-in email, when they have one.
+    async fn expert_with_address(
+        &self,
+        expert: crate::ids::ExpertId,
+    ) -> Result<Option<(crate::experts::ExpertProfile, String)>, ServiceError> {
+        let Some(profile) = self.store.profile(expert).await? else {
+            return Ok(None);
+        };
+        let address = self
+            .store
+            .account(&profile.owner)
+            .await?
+            .and_then(|a| a.email);
+        Ok(address.map(|address| (profile, address)))
     }
 
     /// Runs `deliver` unless this event already reached `recipient` (a party, by a channel);

@@ -880,6 +880,24 @@ async fn graph_notifications_answer_the_handshake_check_client_state_and_renew_w
     .await;
     assert_eq!(missed.ok(StatusCode::ACCEPTED)["queued"], 1);
     assert!(!queued(&app).await[0].renew_push);
+    // Disconnected: the subscription is deleted at Graph (there is no revocation of one
+    // refresh token to call).
+    let ada = app.expert("ada");
+    let id = connections(&app, &ada).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = app
+        .send(
+            Method::DELETE,
+            &format!("{CALENDARS}/{id}"),
+            Some(&ada),
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert!(app.providers.watches().is_empty());
     // Not a Graph batch at all: 400, nothing queued.
     app.post("/v1/webhooks/microsoft", None, &json!({"hello": 1}))
         .await
@@ -1242,5 +1260,61 @@ async fn no_token_reaches_the_logs() {
     assert!(tokens.len() >= 3);
     for token in tokens {
         assert!(!text.contains(&token), "a token is in the logs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_read_and_the_token_of_the_last_one_kept() {
+    for (family, email) in [
+        (Family::Google, "ada@gmail.test"),
+        (Family::Microsoft, "ada@outlook.test"),
+    ] {
+        let app = spawn_app().await;
+        let (_, _, _, job) = connected(&app, family, email).await;
+        let calendar = primary(&app, family, email);
+        let calendars = app.services.calendars.as_ref().unwrap();
+        app.providers.limit_pages(2);
+        for day in 0..7 {
+            app.providers.put_event(
+                family,
+                email,
+                &calendar,
+                external(family, monday_at(10, 0) + Duration::days(day), json!({})),
+            );
+        }
+        let reads = || {
+            app.providers.requests(&Method::GET, "/calendars/")
+                + app.providers.requests(&Method::GET, "/calendarView/delta")
+        };
+        let before = reads();
+        let report = synced(calendars.run_sync(&job).await.unwrap());
+        assert_eq!(
+            (report.fetched, report.stored),
+            (7, 7),
+            "{family:?} {report:?}"
+        );
+        assert_eq!(reads() - before, 4, "{family:?}: 7 events, 2 a page");
+        assert_eq!(
+            raw_table(&app)
+                .await
+                .matches("S(\"imported_busy\")")
+                .count(),
+            7
+        );
+        // The token came with the last page: the next read asks only for what changed.
+        app.providers.put_event(
+            family,
+            email,
+            &calendar,
+            external(family, monday_at(15, 0), json!({})),
+        );
+        let before = reads();
+        let report = synced(calendars.run_sync(&job).await.unwrap());
+        assert_eq!(
+            (report.fetched, report.stored),
+            (1, 1),
+            "{family:?} {report:?}"
+        );
+        assert_eq!(reads() - before, 1);
     }
 }
