@@ -7,12 +7,13 @@ use crate::bootstrap::BoxError;
 
 use chrono::{TimeZone, Utc};
 use marketplace::booking::{Party, Role};
+use marketplace::calendar::connection::Provider;
 use marketplace::events::EventKind;
 use marketplace::ids::AppointmentId;
 use marketplace::money::{Currency, Money};
 use marketplace::notifications::email::Email;
 use marketplace::notifications::ics::{Invite, Method};
-use marketplace::notifications::templates::{self, Session};
+use marketplace::notifications::templates::{self, CalendarAlert, Session};
 
 const FROM: &str = marketplace::config::DEFAULT_MAIL_FROM;
 
@@ -94,6 +95,59 @@ pub fn write_samples(dir: &Path) -> Result<Vec<PathBuf>, BoxError> {
     }
     let message = templates::message_email(&client, &expert, start, "bob@example.com");
     written.extend(write(dir, "message.posted-client", &message, now)?);
+    // What an expert hears of their calendars.
+    let calendar_emails = [
+        (
+            "calendar.refused-caldav",
+            templates::calendar_alert_email(
+                &expert.name,
+                (
+                    Provider::Caldav,
+                    "ada@icloud.com",
+                    "https://caldav.icloud.com/",
+                ),
+                CalendarAlert::Refused,
+                "ada@example.com",
+            ),
+        ),
+        (
+            "calendar.refused-google",
+            templates::calendar_alert_email(
+                &expert.name,
+                (Provider::Google, "ada@gmail.com", Provider::Google.label()),
+                CalendarAlert::Refused,
+                "ada@example.com",
+            ),
+        ),
+        (
+            "calendar.unreachable",
+            templates::calendar_alert_email(
+                &expert.name,
+                (
+                    Provider::Microsoft,
+                    "ada@outlook.com",
+                    Provider::Microsoft.label(),
+                ),
+                CalendarAlert::Unreachable { since: now },
+                "ada@example.com",
+            ),
+        ),
+        (
+            "calendar.no-meet-link",
+            templates::conferencing_failed_email(
+                &expert.name,
+                (start, expert.zone),
+                (
+                    "Google Meet",
+                    "Google could not create a Meet link for this event",
+                ),
+                "ada@example.com",
+            ),
+        ),
+    ];
+    for (name, email) in &calendar_emails {
+        written.extend(write(dir, name, email, now)?);
+    }
     Ok(written)
 }
 
@@ -118,8 +172,14 @@ mod tests {
     fn every_template_is_written_for_every_reader() {
         let dir = std::env::temp_dir().join(format!("email-preview-{}", ulid::Ulid::new()));
         let files = write_samples(&dir).unwrap();
-        // Five session events for two readers, and the message notice: eleven emails.
-        assert_eq!(files.len(), 22);
+        // Five session events for two readers, the message notice, and four about calendars:
+        // fifteen emails.
+        assert_eq!(files.len(), 30);
+        let google = std::fs::read_to_string(dir.join("calendar.refused-google.html")).unwrap();
+        assert!(
+            google.contains("Google Calendar no longer lets us read"),
+            "{google}"
+        );
         let cancel = std::fs::read_to_string(dir.join("booking.cancelled-client.eml")).unwrap();
         assert!(cancel.contains("method=CANCEL"), "{cancel}");
         let html = std::fs::read_to_string(dir.join("booking.confirmed-expert.html")).unwrap();
