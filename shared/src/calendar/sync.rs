@@ -222,7 +222,13 @@ impl CalendarSync {
         let now = self.clock.now();
         let session = match self.remotes.session(&connection, &sealed, now).await {
             Ok(session) => session,
-            Err(failure) => return Err(transient(format!("{failure:?}"))),
+            // Refused access: nothing can be written until the expert connects again (they
+            // are told by the sync); retrying would only fill the dead-letter queue.
+            Err(Failure::Refused | Failure::TokenRejected) => {
+                tracing::warn!(appointment_id = %appointment.id, "booking not written: the calendar refused our access");
+                return Ok(BookingPush::Nothing);
+            }
+            Err(Failure::Transient { reason, .. }) => return Err(transient(reason)),
         };
         let Some((rules, _)) = self.rules_for(&connection, now).await? else {
             return Ok(BookingPush::Nothing);

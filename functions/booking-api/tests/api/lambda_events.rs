@@ -74,4 +74,27 @@ async fn sample_api_gateway_events_go_through_the_lambda_entry_point() {
     let unknown = invoke("get-unknown-expert-public.json").await;
     assert_eq!(unknown.status_code, 404);
     assert_eq!(body(&unknown)["type"], "/problems/not-found");
+
+    // Google's notification on a channel we do not know: taken, nothing queued.
+    let push = invoke("post-google-push-unknown-channel.json").await;
+    assert_eq!(push.status_code, 200, "{:?}", push.body);
+    assert_eq!(body(&push)["queued"], 0);
+
+    // Graph's validation handshake: the token back, as plain text.
+    let handshake = invoke("post-graph-validation-handshake.json").await;
+    assert_eq!(handshake.status_code, 200);
+    assert!(
+        handshake.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    use lambda_http::aws_lambda_events::encodings::Body;
+    match &handshake.body {
+        Some(Body::Text(text)) => assert_eq!(
+            text,
+            "Validation: Testing client application reachability for subscription Request-Id: 25ac5f42-2a5b-4c7b-9f0e-2b1d0f1a3b4c"
+        ),
+        other => panic!("expected the token, got {other:?}"),
+    }
 }
