@@ -474,6 +474,18 @@ impl DynamoStore {
         }
     }
 
+    /// An UpdateItem of the connection's item, to be given its expression.
+    fn update_connection(
+        &self,
+        connection: &CalendarConnection,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::calendars(&connection.expert_id)))
+            .key(keys::SK, string(keys::connection(&connection.id)))
+    }
+
     /// Replaces the sealed secret (a rotated refresh token) if it is still the version read;
     /// `Ok(false)` when another refresh stored a newer one first.
     pub async fn replace_secret(
@@ -484,11 +496,7 @@ impl DynamoStore {
     ) -> Result<bool, StoreError> {
         let key = keys::connection(&connection.id);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, string(keys::calendars(&connection.expert_id)))
-            .key(keys::SK, string(&key))
+            .update_connection(connection)
             .update_expression("SET secret = :secret, secret_version = :next")
             .condition_expression(
                 "attribute_exists(pk) AND (secret_version = :read OR (attribute_not_exists(secret_version) AND :read = :first))",
@@ -514,11 +522,7 @@ impl DynamoStore {
     ) -> Result<bool, StoreError> {
         let key = keys::connection(&connection.id);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, string(keys::calendars(&connection.expert_id)))
-            .key(keys::SK, string(&key))
+            .update_connection(connection)
             .update_expression("SET push = :push")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(
