@@ -50,6 +50,9 @@ pub struct DevServerOptions {
     pub calendar_lookup: Option<StaticLookup>,
     /// Our Google and Microsoft test server's port (0: a free one).
     pub providers_port: u16,
+    /// The API version our Stripe test server renders events in (`None`: the client
+    /// library's), as Stripe renders them in the webhook endpoint's.
+    pub stripe_event_api_version: Option<String>,
 }
 
 impl DevServerOptions {
@@ -77,6 +80,7 @@ impl DevServerOptions {
             providers_port: env("PROVIDERS_PORT")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(crate::provider_server::DEFAULT_PORT),
+            stripe_event_api_version: env("STRIPE_EVENT_API_VERSION"),
         }
     }
 
@@ -95,6 +99,7 @@ impl DevServerOptions {
             calendar_local_hosts: local_calendar_hosts(),
             calendar_lookup: None,
             providers_port: 0,
+            stripe_event_api_version: None,
         }
     }
 }
@@ -149,6 +154,8 @@ impl DevServer {
                     secret_key: LOCAL_STRIPE_KEY.to_owned(),
                     platform_endpoint: Some(endpoint.clone()),
                     connect_endpoint: Some(endpoint),
+                    clock: options.clock.clone(),
+                    event_api_version: options.stripe_event_api_version.clone(),
                 });
                 let stripe_listener = TcpListener::bind(("127.0.0.1", options.stripe_port)).await?;
                 let stripe_address = server.spawn(stripe_listener)?;
@@ -192,6 +199,7 @@ impl DevServer {
                 frontend_url: options.frontend_url.clone(),
                 meeting_base_url: marketplace::config::DEFAULT_MEETING_BASE_URL.to_owned(),
                 mail_from: marketplace::config::DEFAULT_MAIL_FROM.to_owned(),
+                operations_email: Some(marketplace::config::LOCAL_OPERATIONS_EMAIL.to_owned()),
             },
             Outbound {
                 event_bus: messaging

@@ -148,6 +148,73 @@ pub fn write_samples(dir: &Path) -> Result<Vec<PathBuf>, BoxError> {
     for (name, email) in &calendar_emails {
         written.extend(write(dir, name, email, now)?);
     }
+    written.extend(payment_alerts(
+        dir,
+        (&expert, &client),
+        (appointment, start),
+        now,
+    )?);
+    Ok(written)
+}
+
+/// What the expert and the operators hear when a booking's money goes wrong, and what an
+/// expert Stripe restricted hears.
+fn payment_alerts(
+    dir: &Path,
+    (expert, client): (&Party, &Party),
+    (appointment, start): (AppointmentId, chrono::DateTime<Utc>),
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<PathBuf>, BoxError> {
+    use marketplace::booking::{DisputeState, IncidentKind, PaymentIncident};
+    use marketplace::notifications::payment_alerts::{self, AlertedBooking, PaymentAlert};
+    let booking = AlertedBooking {
+        id: appointment,
+        start,
+        price: marketplace::booking::price(Money::new(18_000, Currency::Usd), 60)?,
+        payment_intent: Some("pi_3SampleLapsed"),
+    };
+    let incident = PaymentIncident {
+        kind: IncidentKind::AuthorizationLapsed,
+        payment_intent: "pi_3SampleLapsed".into(),
+        at: now,
+    };
+    let dispute = |status: &str, reinstated: i64| DisputeState {
+        id: "dp_1SampleDispute".into(),
+        status: status.into(),
+        reason: "product_not_received".into(),
+        amount: Money::new(18_000, Currency::Usd),
+        opened_at: now,
+        withdrawn: 18_000,
+        reinstated,
+    };
+    let (opened, won) = (dispute("needs_response", 0), dispute("won", 18_000));
+    let operations = marketplace::config::LOCAL_OPERATIONS_EMAIL;
+    let mut written = Vec::new();
+    for (name, alert) in [
+        ("payment.incident", PaymentAlert::Incident(&incident)),
+        ("payment.disputed", PaymentAlert::Disputed(&opened)),
+        ("payment.dispute_closed", PaymentAlert::DisputeClosed(&won)),
+    ] {
+        let address = expert.email.as_deref().unwrap_or_default();
+        let to_expert =
+            payment_alerts::expert_alert_email(alert, &booking, expert, client, address);
+        written.extend(write(dir, &format!("{name}-expert"), &to_expert, now)?);
+        let to_operations =
+            payment_alerts::operations_alert_email(alert, &booking, expert, client, operations);
+        written.extend(write(
+            dir,
+            &format!("{name}-operations"),
+            &to_operations,
+            now,
+        )?);
+    }
+    let restricted = payment_alerts::payouts_restricted_email(
+        &expert.name,
+        &["individual.verification.document".to_owned()],
+        "http://localhost:5173/payouts/refresh",
+        expert.email.as_deref().unwrap_or_default(),
+    );
+    written.extend(write(dir, "payouts.restricted-expert", &restricted, now)?);
     Ok(written)
 }
 
@@ -172,9 +239,15 @@ mod tests {
     fn every_template_is_written_for_every_reader() {
         let dir = std::env::temp_dir().join(format!("email-preview-{}", ulid::Ulid::new()));
         let files = write_samples(&dir).unwrap();
-        // Five session events for two readers, the message notice, and four about calendars:
-        // fifteen emails.
-        assert_eq!(files.len(), 30);
+        // Five session events for two readers, the message notice, four about calendars,
+        // three payment alerts for the expert and the operators, and a restricted account:
+        // twenty-two emails.
+        assert_eq!(files.len(), 44);
+        let lapsed = std::fs::read_to_string(dir.join("payment.incident-operations.html")).unwrap();
+        assert!(
+            lapsed.contains("PaymentIntent: pi_3SampleLapsed"),
+            "{lapsed}"
+        );
         let google = std::fs::read_to_string(dir.join("calendar.refused-google.html")).unwrap();
         assert!(
             google.contains("Google Calendar no longer lets us read"),

@@ -21,6 +21,8 @@ pub struct Settings {
     pub meeting_base_url: String,
     /// `MAIL_FROM`: the sender of invites and emails.
     pub mail_from: String,
+    /// `OPERATIONS_EMAIL`: where payment incidents and disputes are reported.
+    pub operations_email: Option<String>,
     /// `EVENT_BUS_NAME`: where the relay publishes domain events (the reminders function).
     pub event_bus_name: Option<String>,
     /// Present where the function manages calendar connections.
@@ -99,6 +101,8 @@ pub const MICROSOFT_ENDPOINTS: [Option<&str>; 4] = [
 
 pub const DEFAULT_MEETING_BASE_URL: &str = "https://meet.jit.si";
 pub const DEFAULT_MAIL_FROM: &str = "bookings@example.com";
+/// Where the local stack reports payment incidents and disputes.
+pub const LOCAL_OPERATIONS_EMAIL: &str = "operations@example.com";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -120,6 +124,7 @@ impl Settings {
             meeting_base_url: optional("MEETING_BASE_URL")
                 .unwrap_or_else(|| DEFAULT_MEETING_BASE_URL.to_owned()),
             mail_from: optional("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+            operations_email: optional("OPERATIONS_EMAIL"),
             event_bus_name: optional("EVENT_BUS_NAME"),
             calendars: match (
                 optional("CALENDAR_KEY_ID"),

@@ -76,3 +76,15 @@ impl From<ValidationErrors> for ServiceError {
         ServiceError::Invalid(errors)
     }
 }
+
+/// `error: cause: cause ...`, for one log line per failure with every cause kept.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -13,7 +13,7 @@ use crate::config::{self, Settings};
 use crate::error::ServiceError;
 use crate::events::EventRelay;
 use crate::experts::{ExpertService, SearchService};
-use crate::notifications::NotificationService;
+use crate::notifications::{Correspondence, NotificationService};
 use crate::payments::{PaymentService, StripeGateway};
 use crate::store::dynamo::DynamoStore;
 
@@ -25,6 +25,8 @@ pub struct Links {
     pub meeting_base_url: String,
     /// The sender of invites and emails.
     pub mail_from: String,
+    /// The operators' address for payment incidents and disputes.
+    pub operations_email: Option<String>,
 }
 
 #[derive(Clone)]
@@ -72,6 +74,7 @@ impl Services {
             frontend_url,
             meeting_base_url,
             mail_from,
+            operations_email,
         } = links;
         let availability = AvailabilityService::new(store.clone(), clock.clone());
         let bookings = BookingService::new(
@@ -84,9 +87,12 @@ impl Services {
         let notifications = NotificationService::new(
             store.clone(),
             bookings.clone(),
-            ses,
-            sns,
-            mail_from,
+            (ses, sns),
+            Correspondence {
+                mail_from,
+                operations: operations_email,
+                frontend_url: frontend_url.clone(),
+            },
             clock.clone(),
         );
         let calendars = calendars.map(|clients| {
@@ -178,6 +184,7 @@ impl Services {
                 frontend_url: settings.frontend_url.clone(),
                 meeting_base_url: settings.meeting_base_url.clone(),
                 mail_from: settings.mail_from.clone(),
+                operations_email: settings.operations_email.clone(),
             },
             Outbound {
                 event_bus: settings

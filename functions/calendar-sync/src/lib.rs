@@ -59,15 +59,18 @@ async fn perform(calendars: &CalendarService, work: Work) -> Result<(), Retry> {
             }
             Err(error) => Err(error.to_string().into()),
         },
-        Work::Booking { detail } => match detail.kind {
-            EventKind::BookingConfirmed
-            | EventKind::BookingRescheduled
-            | EventKind::BookingCancelled => {
+        Work::Booking { detail } => match (detail.kind, detail.appointment_id) {
+            (
+                EventKind::BookingConfirmed
+                | EventKind::BookingRescheduled
+                | EventKind::BookingCancelled,
+                Some(appointment_id),
+            ) => {
                 let pushed = calendars
-                    .push_booking(detail.appointment_id)
+                    .push_booking(appointment_id)
                     .await
                     .map_err(|e| e.to_string())?;
-                tracing::info!(appointment_id = %detail.appointment_id, ?pushed, "booking event written");
+                tracing::info!(%appointment_id, ?pushed, "booking event written");
                 Ok(())
             }
             _ => Ok(()),

@@ -42,13 +42,4 @@ pub fn problem(
 }
 
 /// `error: cause: cause ...`, for one log line per failure.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use marketplace::error::chain as error_chain;

@@ -1,6 +1,7 @@
 //! The reminders function, run by an EventBridge schedule (and by the dev server on a
-//! timer): it queues the calendar syncs that are due, ends unpaid holds (reading each PaymentIntent back from Stripe first, so that a
-//! missed webhook never loses a paid booking), completes finished sessions, and relays the
+//! timer): it queues the calendar syncs that are due, ends unpaid holds (reading each
+//! PaymentIntent back from Stripe first, so that a missed webhook never loses a paid booking),
+//! captures authorisations before they lapse, completes finished sessions, and relays the
 //! outbox's domain events to the bus. Expiry is also enforced by the claims themselves, so a
 //! late sweep never blocks a new booking.
 
@@ -10,7 +11,7 @@ use marketplace::services::Services;
 
 /// One run; the scheduled event carries nothing we need.
 pub async fn run(services: &Services) -> Result<SweepReport, ServiceError> {
-    let report = services.bookings.expire_holds().await?;
+    let report = services.bookings.sweep().await?;
     if let Some(calendars) = &services.calendars {
         let queued = calendars.enqueue_due().await?;
         if queued > 0 {
@@ -31,7 +32,11 @@ pub async fn run(services: &Services) -> Result<SweepReport, ServiceError> {
         tracing::info!(
             expired = report.expired,
             confirmed = report.confirmed,
-            "holds swept"
+            captured = report.captured,
+            completed = report.completed,
+            reminders = report.reminders,
+            failed = report.failed,
+            "swept"
         );
     }
     Ok(report)

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode};
 use http_problem::{error_chain, problem};
-use marketplace::payments::webhook;
+use marketplace::payments::webhook::{self, WebhookRejection};
 use marketplace::services::Services;
 
 pub const PATH: &str = "/v1/webhooks/stripe";
@@ -57,6 +57,16 @@ async fn receive(State(webhook): State<Arc<Webhook>>, headers: HeaderMap, body: 
         .and_then(|v| v.to_str().ok());
     let event = match webhook::verify(payload, signature, &webhook.secrets) {
         Ok(event) => event,
+        Err(rejection @ WebhookRejection::Unparseable(_)) => {
+            tracing::warn!(reason = %rejection, "signed webhook unreadable");
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "malformed-event",
+                "Event unreadable",
+                &rejection.to_string(),
+                &[],
+            );
+        }
         Err(rejection) => {
             tracing::warn!(reason = %rejection, "webhook refused");
             return problem(
@@ -69,8 +79,13 @@ async fn receive(State(webhook): State<Arc<Webhook>>, headers: HeaderMap, body: 
         }
     };
     match webhook.services.payments.apply(&event).await {
-        Ok(()) => {
-            tracing::info!(event_id = event.id, "webhook applied");
+        Ok(outcome) => {
+            tracing::info!(
+                event_id = event.id,
+                kind = event.kind,
+                outcome = outcome.name(),
+                "webhook handled"
+            );
             (
                 StatusCode::OK,
                 axum::Json(serde_json::json!({"received": true})),

@@ -1,12 +1,16 @@
 //! Our Stripe test server: a stateful stand-in for the subset of Stripe's API the marketplace
 //! uses (Connect Express accounts and account links, PaymentIntents with manual capture and
-//! destination charges, refunds), answering with objects shaped like Stripe's published
-//! fixtures and Stripe's error format, replaying Idempotency-Keys, and sending signed webhook
-//! events. Production code talks to it through the real Stripe client; only the base URL and
-//! the keys differ.
+//! destination charges, refunds, transfers, disputes), answering with objects shaped like
+//! Stripe's published fixtures and Stripe's error format (`code`, `param`), keeping
+//! Idempotency-Keys as Stripe does (`idempotency`), and sending signed webhook events in a
+//! configurable API version. Production code talks to it through the real Stripe client; only
+//! the base URL and the keys differ.
 //!
-//! Test-only controls live under `/_test/`, a path Stripe does not use.
+//! It runs on the marketplace's clock: advance the clock and uncaptured authorisations lapse
+//! after 7 days, keys are forgotten after 24 hours. Test-only controls live under `/_test/`, a
+//! path Stripe does not use, and as methods on [`StripeServer`].
 
+mod idempotency;
 mod objects;
 mod params;
 mod webhooks;
@@ -14,15 +18,19 @@ mod webhooks;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, header};
+use marketplace::clock::Clock;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use self::idempotency::{IdempotencyKeys, Lookup};
+pub use self::objects::AUTHORIZATION_DAYS;
 use self::objects::Objects;
 use self::params::Params;
 pub use self::webhooks::{WebhookEndpoint, sign};
@@ -30,25 +38,37 @@ pub use self::webhooks::{WebhookEndpoint, sign};
 /// The default port, as Stripe's own mock uses.
 pub const DEFAULT_PORT: u16 = 12111;
 
-#[derive(Clone, Debug)]
+/// How often the server looks for authorisations that lapsed (Stripe does it on its own).
+const EXPIRY_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
 pub struct StripeServerConfig {
     /// The secret key callers must present (`Authorization: Bearer sk_test_...`).
     pub secret_key: String,
-    /// Where PaymentIntent and charge events go (the platform's endpoint).
+    /// Where PaymentIntent, charge and dispute events go (the platform's endpoint).
     pub platform_endpoint: Option<WebhookEndpoint>,
     /// Where events of connected accounts (`account.updated`) go.
     pub connect_endpoint: Option<WebhookEndpoint>,
+    /// The marketplace's clock: creation times, lapsing authorisations and forgotten keys
+    /// follow it. (Webhook signatures carry the real time, as the receiver checks them so.)
+    pub clock: Arc<dyn Clock>,
+    /// The API version events are rendered in, as Stripe renders them in the endpoint's;
+    /// `None`: the client library's.
+    pub event_api_version: Option<String>,
 }
 
-#[derive(Default)]
+/// An answer: status and Stripe's JSON body.
+type Answer = (StatusCode, Value);
+
 struct Ledger {
     objects: Objects,
-    /// Idempotency-Key -> (request fingerprint, status, body).
-    idempotency: HashMap<String, (String, StatusCode, Value)>,
+    keys: IdempotencyKeys,
     /// Requests served, by "METHOD /path-template".
     requests: HashMap<String, u64>,
     /// Failures to inject: (method, path prefix, status), used once each.
     failures: Vec<(Method, String, StatusCode)>,
+    /// Requests held in flight before they run: (method, path prefix, how long), once each.
+    delays: Vec<(Method, String, Duration)>,
 }
 
 pub struct StripeServer {
@@ -59,9 +79,19 @@ pub struct StripeServer {
 
 impl StripeServer {
     pub fn new(config: StripeServerConfig) -> Arc<StripeServer> {
+        let version = config
+            .event_api_version
+            .clone()
+            .unwrap_or_else(|| marketplace::payments::api_version().to_owned());
         Arc::new(StripeServer {
+            ledger: Mutex::new(Ledger {
+                objects: Objects::new(config.clock.clone(), version),
+                keys: IdempotencyKeys::default(),
+                requests: HashMap::new(),
+                failures: Vec::new(),
+                delays: Vec::new(),
+            }),
             config,
-            ledger: Mutex::new(Ledger::default()),
             deliveries: webhooks::Deliveries::default(),
         })
     }
@@ -73,28 +103,113 @@ impl StripeServer {
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
+        let server = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(EXPIRY_EVERY);
+            loop {
+                ticks.tick().await;
+                match server.upgrade() {
+                    Some(server) => {
+                        server.expire_authorizations();
+                    }
+                    None => return,
+                }
+            }
+        });
         Ok(address)
     }
 
-    /// Finishes the account's onboarding (charges and payouts enabled) and sends
+    /// Cancels the authorisations whose deadline passed on the clock, with their events, as
+    /// Stripe does by itself; answers how many. (Also run every few seconds and before every
+    /// request.)
+    pub fn expire_authorizations(&self) -> usize {
+        let mut events = Vec::new();
+        let lapsed = self.ledger().objects.expire_authorizations(&mut events);
+        self.deliver(events);
+        lapsed
+    }
+
+    /// Finishes the account's onboarding (its requested capabilities turn active) and sends
     /// `account.updated` to the Connect endpoint. False for an unknown account.
     pub fn onboard_account(&self, account: &str) -> bool {
-        let updated = self.ledger().objects.onboard(account);
-        match updated {
-            Some((_, event)) => {
-                self.deliveries
-                    .send(self.config.connect_endpoint.clone(), event);
+        let event = self.ledger().objects.onboard(account);
+        self.account_event(event)
+    }
+
+    /// Stripe needs `requirement` from the expert and disables the account until then.
+    pub fn restrict_account(&self, account: &str, requirement: &str) -> bool {
+        let event = self.ledger().objects.restrict(account, requirement);
+        self.account_event(event)
+    }
+
+    fn account_event(&self, event: Option<Value>) -> bool {
+        match event {
+            Some(event) => {
+                self.deliver(vec![(true, event)]);
                 true
             }
             None => false,
         }
     }
 
-    /// The next request of `method` whose path starts with `path` fails with `status`.
+    /// Authorisations made from now on lapse after `window` (Stripe's default is 7 days; some
+    /// card networks allow less, which the charge's `capture_before` then says).
+    pub fn set_authorization_window(&self, window: chrono::Duration) {
+        self.ledger()
+            .objects
+            .set_authorization_window(window.num_seconds());
+    }
+
+    /// The cardholder disputes the intent's charge; answers the dispute.
+    pub fn open_dispute(&self, payment_intent: &str, reason: &str) -> Answer {
+        self.act(|objects, events| objects.open_dispute(payment_intent, reason, events))
+    }
+
+    /// Moves a dispute to `under_review`, `won` or `lost`.
+    pub fn settle_dispute(&self, dispute: &str, status: &str) -> Answer {
+        self.act(|objects, events| objects.settle_dispute(dispute, status, events))
+    }
+
+    /// The client passes (or fails) the 3-D Secure challenge of a `requires_action` intent.
+    pub fn authenticate(&self, payment_intent: &str, passed: bool) -> Answer {
+        self.act(|objects, events| objects.authenticate(payment_intent, passed, events))
+    }
+
+    /// The intent's next confirmation stays `processing` until [`Self::finish_processing`].
+    pub fn process_next_confirmation(&self, payment_intent: &str) -> bool {
+        self.ledger()
+            .objects
+            .process_next_confirmation(payment_intent)
+    }
+
+    pub fn finish_processing(&self, payment_intent: &str) -> Answer {
+        self.act(|objects, events| objects.finish_processing(payment_intent, events))
+    }
+
+    fn act(&self, change: impl FnOnce(&mut Objects, &mut Raised) -> Answer) -> Answer {
+        let mut events = Vec::new();
+        let answer = change(&mut self.ledger().objects, &mut events);
+        self.deliver(events);
+        answer
+    }
+
+    /// The next request of `method` whose path starts with `path` fails with `status` (and,
+    /// like any answer, is kept under its Idempotency-Key).
     pub fn fail_next(&self, method: Method, path: &str, status: StatusCode) {
         self.ledger()
             .failures
             .push((method, path.to_owned(), status));
+    }
+
+    /// The next request of `method` whose path starts with `path` stays in flight for `delay`
+    /// before it runs: another request with its Idempotency-Key meanwhile gets 409.
+    pub fn delay_next(&self, method: Method, path: &str, delay: Duration) {
+        self.ledger().delays.push((method, path.to_owned(), delay));
+    }
+
+    /// The status kept under an Idempotency-Key (what a request with it gets again).
+    pub fn kept_answer(&self, key: &str) -> Option<StatusCode> {
+        self.ledger().keys.kept(key)
     }
 
     /// Requests served so far for a template such as `POST /v1/payment_intents`.
@@ -122,24 +237,32 @@ impl StripeServer {
             .store(first, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Sends an event again, to the endpoint it belongs to (as Stripe's retries do).
-    pub fn redeliver(&self, event: Value) {
-        let endpoint = if event.get("account").is_some_and(|a| !a.is_null()) {
-            &self.config.connect_endpoint
-        } else {
-            &self.config.platform_endpoint
-        };
-        self.deliveries.send(endpoint.clone(), event);
+    /// Sends an event again, to the endpoint it belongs to (as Stripe's retries do), signed
+    /// now; answers when it was delivered.
+    pub fn redeliver(&self, event: Value) -> Option<tokio::task::JoinHandle<()>> {
+        let connect = event.get("account").is_some_and(|a| !a.is_null());
+        self.deliveries.send(self.endpoint(connect), event)
     }
 
-    /// Every refund made, with what was asked of it (`metadata.test_*`).
+    /// Every refund made, with what it moved (`test_transfer_reversed`,
+    /// `test_application_fee_refunded`).
     pub fn refunds(&self) -> Vec<Value> {
         self.ledger().objects.refunds()
+    }
+
+    /// Every transfer to a connected account.
+    pub fn transfers(&self) -> Vec<Value> {
+        self.ledger().objects.transfers()
     }
 
     /// A PaymentIntent as the server holds it now.
     pub fn payment_intent(&self, id: &str) -> Option<Value> {
         self.ledger().objects.payment_intent(id)
+    }
+
+    /// A charge as the server holds it now.
+    pub fn charge(&self, id: &str) -> Option<Value> {
+        self.ledger().objects.charge(id)
     }
 
     /// Every event raised so far, delivered or not.
@@ -152,6 +275,22 @@ impl StripeServer {
         self.deliveries.settle().await;
     }
 
+    fn endpoint(&self, connect: bool) -> Option<WebhookEndpoint> {
+        if connect {
+            self.config.connect_endpoint.clone()
+        } else {
+            self.config.platform_endpoint.clone()
+        }
+    }
+
+    /// Starts delivering `events`; answers the deliveries under way.
+    fn deliver(&self, events: Raised) -> Vec<tokio::task::JoinHandle<()>> {
+        events
+            .into_iter()
+            .filter_map(|(connect, event)| self.deliveries.send(self.endpoint(connect), event))
+            .collect()
+    }
+
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
         // A panic while holding the lock would be a bug in this test server; keep serving.
         self.ledger
@@ -161,19 +300,14 @@ impl StripeServer {
 }
 
 /// Stripe's error document.
-fn stripe_error(
-    status: StatusCode,
-    kind: &str,
-    code: Option<&str>,
-    message: &str,
-) -> (StatusCode, Value) {
+fn stripe_error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Answer {
     (
         status,
         json!({"error": {"type": kind, "code": code, "message": message}}),
     )
 }
 
-fn invalid(message: &str) -> (StatusCode, Value) {
+fn invalid(message: &str) -> Answer {
     stripe_error(
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
@@ -182,13 +316,64 @@ fn invalid(message: &str) -> (StatusCode, Value) {
     )
 }
 
-fn missing(kind: &str, id: &str) -> (StatusCode, Value) {
+fn parameter_missing(param: &str) -> Answer {
+    let (status, mut body) = stripe_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        Some("parameter_missing"),
+        &format!("Missing required param: {param}."),
+    );
+    body["error"]["param"] = json!(param);
+    (status, body)
+}
+
+fn invalid_integer(param: &str, value: &str) -> Answer {
+    let (status, mut body) = stripe_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        Some("parameter_invalid_integer"),
+        &format!("Invalid integer: {value}"),
+    );
+    body["error"]["param"] = json!(param);
+    (status, body)
+}
+
+/// A PaymentIntent asked to do what its status does not allow; the error carries the intent.
+fn unexpected_state(intent: &Value, message: &str) -> Answer {
+    let (status, mut body) = stripe_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        Some("payment_intent_unexpected_state"),
+        message,
+    );
+    body["error"]["payment_intent"] = intent.clone();
+    (status, body)
+}
+
+fn missing(kind: &str, id: &str) -> Answer {
     stripe_error(
         StatusCode::NOT_FOUND,
         "invalid_request_error",
         Some("resource_missing"),
         &format!("No such {kind}: '{id}'"),
     )
+}
+
+fn key_in_use() -> Answer {
+    stripe_error(
+        StatusCode::CONFLICT,
+        "idempotency_error",
+        Some("idempotency_key_in_use"),
+        "There is currently another in-progress request using this Stripe API Key and Idempotency Key. Please try again later.",
+    )
+}
+
+/// Which of `list` the request matches, taken out.
+fn take_matching<T>(list: &mut Vec<(Method, String, T)>, method: &Method, path: &str) -> Option<T> {
+    let index = list
+        .iter()
+        .position(|(m, prefix, _)| m == method && path.starts_with(prefix.as_str()))?;
+    Some(list.remove(index).2)
 }
 
 async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> Response {
@@ -217,8 +402,8 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
             "Invalid API Key provided",
         ));
     }
+    server.expire_authorizations();
     let params = Params::parse(&body, parts.uri.query());
-    let template = route_template(&parts.method, &segments);
     let idempotency_key = (parts.method == Method::POST)
         .then(|| {
             parts
@@ -229,30 +414,38 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
         .flatten()
         .map(str::to_owned);
     let fingerprint = format!("{} {} {}", parts.method, path, params.fingerprint());
-    let mut events = Vec::new();
-    let answer = {
+    let (lookup, delay) = {
         let mut ledger = server.ledger();
-        *ledger.requests.entry(template).or_default() += 1;
-        let cached = idempotency_key
-            .as_ref()
-            .and_then(|key| ledger.idempotency.get(key).cloned());
-        match cached {
-            Some((seen, status, body)) if seen == fingerprint => (status, body),
-            Some(_) => stripe_error(
-                StatusCode::BAD_REQUEST,
-                "idempotency_error",
-                None,
-                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-            ),
-            None => {
-                let injected = ledger.failures.iter().position(|(method, prefix, _)| {
-                    *method == parts.method && path.starts_with(prefix.as_str())
-                });
-                let answer = match injected {
-                    Some(index) => {
-                        let (_, _, status) = ledger.failures.remove(index);
-                        stripe_error(status, "api_error", None, "Injected failure")
-                    }
+        *ledger
+            .requests
+            .entry(route_template(&parts.method, &segments))
+            .or_default() += 1;
+        let now = server.config.clock.now().timestamp();
+        let lookup = match &idempotency_key {
+            Some(key) => ledger.keys.begin(key, &fingerprint, now),
+            None => Lookup::New,
+        };
+        let delay = take_matching(&mut ledger.delays, &parts.method, &path);
+        (lookup, delay)
+    };
+    let answer = match lookup {
+        Lookup::InFlight => key_in_use(),
+        Lookup::Replay(status, body) => (status, body),
+        Lookup::Mismatch => stripe_error(
+            StatusCode::BAD_REQUEST,
+            "idempotency_error",
+            None,
+            "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+        ),
+        Lookup::New => {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            let mut events = Vec::new();
+            let answer = {
+                let mut ledger = server.ledger();
+                let answer = match take_matching(&mut ledger.failures, &parts.method, &path) {
+                    Some(status) => stripe_error(status, "api_error", None, "Injected failure"),
                     None => route(
                         &mut ledger.objects,
                         &parts.method,
@@ -261,37 +454,25 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
                         &mut events,
                     ),
                 };
-                // Stripe keeps the first answer, errors included (but not 5xx, which may be retried).
-                if let Some(key) = idempotency_key
-                    && !answer.0.is_server_error()
-                {
-                    ledger
-                        .idempotency
-                        .insert(key, (fingerprint, answer.0, answer.1.clone()));
+                if let Some(key) = &idempotency_key {
+                    ledger.keys.finish(key, answer.0, &answer.1);
                 }
                 answer
+            };
+            let deliveries = server.deliver(events);
+            if server
+                .deliveries
+                .ahead_of_answers
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                for delivery in deliveries {
+                    // A delivery that failed was logged where it ran.
+                    let _ = delivery.await;
+                }
             }
+            answer
         }
     };
-    let mut deliveries = Vec::new();
-    for (connect, event) in events {
-        let endpoint = if connect {
-            &server.config.connect_endpoint
-        } else {
-            &server.config.platform_endpoint
-        };
-        deliveries.extend(server.deliveries.send(endpoint.clone(), event));
-    }
-    if server
-        .deliveries
-        .ahead_of_answers
-        .load(std::sync::atomic::Ordering::SeqCst)
-    {
-        for delivery in deliveries {
-            // A delivery that failed was logged where it ran.
-            let _ = delivery.await;
-        }
-    }
     json_response(answer)
 }
 
@@ -309,7 +490,7 @@ fn secret_key_of(authorization: &str) -> Option<String> {
     Some(text.split(':').next()?.to_owned())
 }
 
-fn json_response((status, body): (StatusCode, Value)) -> Response {
+fn json_response((status, body): Answer) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
@@ -332,17 +513,18 @@ fn route(
     segments: &[&str],
     params: &Params,
     events: &mut Raised,
-) -> (StatusCode, Value) {
-    match (method, segments) {
+) -> Answer {
+    let found = |kind: &str, id: &str, object: Option<Value>| {
+        object.map_or_else(|| missing(kind, id), |o| (StatusCode::OK, o))
+    };
+    let (status, body) = match (method, segments) {
         (&Method::POST, ["v1", "accounts"]) => objects.create_account(params),
-        (&Method::GET, ["v1", "accounts", id]) => objects
-            .account(id)
-            .map_or_else(|| missing("account", id), |a| (StatusCode::OK, a)),
+        (&Method::GET, ["v1", "accounts", id]) => found("account", id, objects.account(id)),
         (&Method::POST, ["v1", "account_links"]) => objects.create_account_link(params),
-        (&Method::POST, ["v1", "payment_intents"]) => objects.create_payment_intent(params),
-        (&Method::GET, ["v1", "payment_intents", id]) => objects
-            .payment_intent(id)
-            .map_or_else(|| missing("payment_intent", id), |p| (StatusCode::OK, p)),
+        (&Method::POST, ["v1", "payment_intents"]) => objects.create_payment_intent(params, events),
+        (&Method::GET, ["v1", "payment_intents", id]) => {
+            found("payment_intent", id, objects.payment_intent(id))
+        }
         (&Method::POST, ["v1", "payment_intents", id, "confirm"]) => {
             objects.confirm_payment_intent(id, params, events)
         }
@@ -350,9 +532,12 @@ fn route(
             objects.capture_payment_intent(id, params, events)
         }
         (&Method::POST, ["v1", "payment_intents", id, "cancel"]) => {
-            objects.cancel_payment_intent(id, params, events)
+            objects.cancel_payment_intent(id, params.get("cancellation_reason"), events)
         }
         (&Method::POST, ["v1", "refunds"]) => objects.create_refund(params, events),
+        (&Method::GET, ["v1", "refunds"]) => objects.list_refunds(params),
+        (&Method::GET, ["v1", "charges", id]) => found("charge", id, objects.charge(id)),
+        (&Method::GET, ["v1", "disputes", id]) => found("dispute", id, objects.dispute(id)),
         _ => stripe_error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -362,10 +547,20 @@ fn route(
                 segments.join("/")
             ),
         ),
+    };
+    // `expand[]=latest_charge` on any PaymentIntent answer, as Stripe does.
+    let expand = params.list("expand");
+    if status.is_success()
+        && body["object"] == "payment_intent"
+        && let Some(id) = body["id"].as_str()
+        && let Some(expanded) = objects.payment_intent_expanded(id, &expand)
+    {
+        return (status, expanded);
     }
+    (status, body)
 }
 
-/// `/_test/...`: controls for tests, never part of Stripe's API.
+/// `/_test/...`: controls for tests and the local stack, never part of Stripe's API.
 async fn test_control(
     server: &Arc<StripeServer>,
     method: &Method,
@@ -373,15 +568,48 @@ async fn test_control(
     body: &[u8],
 ) -> Response {
     let params = Params::parse(body, None);
-    match (method, segments) {
-        // Finish onboarding: charges and payouts enabled, then `account.updated`.
-        (&Method::POST, ["accounts", id, "onboard"]) => {
-            if server.onboard_account(id) {
-                StatusCode::NO_CONTENT.into_response()
-            } else {
-                json_response(missing("account", id))
-            }
+    let done = |ok: bool, kind: &str, id: &str| {
+        if ok {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            json_response(missing(kind, id))
         }
+    };
+    match (method, segments) {
+        // Finish onboarding: the requested capabilities turn active, then `account.updated`.
+        (&Method::POST, ["accounts", id, "onboard"]) => {
+            done(server.onboard_account(id), "account", id)
+        }
+        // Stripe wants `requirement` (default: an identity document) and disables the account.
+        (&Method::POST, ["accounts", id, "restrict"]) => done(
+            server.restrict_account(
+                id,
+                params
+                    .get("requirement")
+                    .unwrap_or("individual.verification.document"),
+            ),
+            "account",
+            id,
+        ),
+        (&Method::POST, ["payment_intents", id, "dispute"]) => {
+            json_response(server.open_dispute(id, params.get("reason").unwrap_or("fraudulent")))
+        }
+        (&Method::POST, ["disputes", id, status]) => {
+            json_response(server.settle_dispute(id, status))
+        }
+        (&Method::POST, ["payment_intents", id, "authenticate"]) => {
+            json_response(server.authenticate(id, params.get("outcome") != Some("fail")))
+        }
+        (&Method::POST, ["payment_intents", id, "process_next_confirmation"]) => {
+            done(server.process_next_confirmation(id), "payment_intent", id)
+        }
+        (&Method::POST, ["payment_intents", id, "finish_processing"]) => {
+            json_response(server.finish_processing(id))
+        }
+        (&Method::POST, ["expire_authorizations"]) => json_response((
+            StatusCode::OK,
+            json!({"expired": server.expire_authorizations()}),
+        )),
         // The next matching request fails with this status: `method`, `path` (prefix), `status`.
         (&Method::POST, ["fail_next"]) => {
             let method = params

@@ -21,13 +21,22 @@ impl Params {
         self.0.get(key).map(String::as_str)
     }
 
-    pub fn integer(&self, key: &str) -> Result<Option<i64>, String> {
+    /// The integer under `key`, or Stripe's `parameter_invalid_integer` answer.
+    pub fn integer(&self, key: &str) -> Result<Option<i64>, super::Answer> {
         self.get(key)
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| format!("Invalid integer: {v}"))
-            })
+            .map(|v| v.parse::<i64>().map_err(|_| super::invalid_integer(key, v)))
             .transpose()
+    }
+
+    /// A list parameter, as `key[]=a&key[]=b` or `key[0]=a&key[1]=b` (how clients send
+    /// `expand`).
+    pub fn list(&self, key: &str) -> Vec<String> {
+        let start = format!("{key}[");
+        self.0
+            .iter()
+            .filter(|(k, _)| k.starts_with(&start) && k.ends_with(']'))
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn flag(&self, key: &str) -> bool {

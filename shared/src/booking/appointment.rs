@@ -130,9 +130,32 @@ pub struct Appointment {
     #[serde(flatten)]
     pub price: Price,
     pub hold_expires_at: DateTime<Utc>,
-    /// The Stripe PaymentIntent, once a webhook has named it.
+    /// The Stripe PaymentIntent, stored as soon as Stripe created it: only events and reads
+    /// of this very intent move the appointment.
     #[serde(skip)]
     pub payment_intent: Option<String>,
+    /// The expert's connected account when booked: where the intent's money must go.
+    #[serde(skip)]
+    pub payment_destination: Option<String>,
+    /// The last moment the authorisation can be captured (set when it is confirmed).
+    #[serde(skip)]
+    pub capture_deadline: Option<DateTime<Utc>>,
+    /// When the held money was captured ahead of completion (its deadline came first).
+    #[serde(skip)]
+    pub captured_at: Option<DateTime<Utc>>,
+    /// A confirmed booking whose payment Stripe cancelled: reported, never a silent
+    /// cancellation.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::payment::show_incident"
+    )]
+    pub payment_incident: Option<super::payment::PaymentIncident>,
+    /// The client's bank disputes the charge: while it is open (or lost) no money moves.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::payment::show_dispute"
+    )]
+    pub dispute: Option<super::payment::DisputeState>,
     /// The unguessable meeting room name (80 random bits); the link is shown to the two
     /// parties once the appointment is confirmed.
     #[serde(skip)]
@@ -236,8 +259,9 @@ pub struct CompleteInput {
 pub enum SweepDue {
     /// An unpaid hold that lapses.
     HoldExpiry(DateTime<Utc>),
-    /// A confirmed session to complete automatically.
-    Completion(DateTime<Utc>),
+    /// A confirmed session: its authorisation to capture before it lapses, or the session to
+    /// complete automatically, whichever comes first.
+    Session(DateTime<Utc>),
 }
 
 /// `POST /v1/appointments/{id}/cancel` as sent.
@@ -270,9 +294,17 @@ impl Appointment {
     pub fn sweep_due(&self) -> Option<SweepDue> {
         match self.status {
             AppointmentStatus::PendingPayment => Some(SweepDue::HoldExpiry(self.hold_expires_at)),
-            AppointmentStatus::Confirmed if self.problem.is_none() => Some(SweepDue::Completion(
-                self.end + Duration::hours(AUTO_COMPLETE_HOURS),
-            )),
+            AppointmentStatus::Confirmed => {
+                let completion = self
+                    .problem
+                    .is_none()
+                    .then(|| self.end + Duration::hours(AUTO_COMPLETE_HOURS));
+                [completion, self.capture_due()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(SweepDue::Session)
+            }
             _ => None,
         }
     }
@@ -332,6 +364,7 @@ impl Appointment {
         client_email: Option<String>,
         settings: &AvailabilitySettings,
         price: Price,
+        destination: String,
         now: DateTime<Utc>,
     ) -> Appointment {
         let occupancy = request.occupancy(settings);
@@ -349,6 +382,11 @@ impl Appointment {
             price,
             hold_expires_at: now + Duration::minutes(HOLD_MINUTES),
             payment_intent: None,
+            payment_destination: Some(destination),
+            capture_deadline: None,
+            captured_at: None,
+            payment_incident: None,
+            dispute: None,
             meeting_room: format!("{:020x}", ulid::Ulid::new().random()),
             charged_at_booking: request.start - now > Duration::days(HOLD_AND_CAPTURE_DAYS),
             cancellation_policy: settings.cancellation_policy,

@@ -21,6 +21,11 @@ pub struct PaymentRecord {
     pub application_fee: Option<i64>,
     #[serde(default)]
     pub amount_refunded: i64,
+    /// Stripe's status of a dispute on the charge, if one was opened.
+    #[serde(default)]
+    pub dispute_status: Option<String>,
+    #[serde(default)]
+    pub dispute_amount: i64,
 }
 
 /// `GET /v1/experts/me/earnings?from=&to=` as sent: sessions starting in the window.
@@ -67,6 +72,10 @@ pub struct EarningsLine {
     pub refunds: i64,
     /// What the expert keeps: gross - refunds - platform fees.
     pub net: i64,
+    /// Money in disputes still being decided (withdrawn from the platform's balance meanwhile).
+    pub disputed: i64,
+    /// Money lost in disputes decided for the cardholder (the platform's balance paid it).
+    pub lost: i64,
 }
 
 impl PaymentRecord {
@@ -104,6 +113,13 @@ pub fn summarize(
         line.refunds += record.amount_refunded;
         line.platform_fees += record.fee_kept();
         line.net = line.gross - line.refunds - line.platform_fees;
+        match record.dispute_status.as_deref() {
+            Some("lost") => line.lost += record.dispute_amount,
+            Some(status) if crate::payments::dispute::is_open(status) => {
+                line.disputed += record.dispute_amount
+            }
+            _ => {}
+        }
     }
     lines.sort_by_key(|l| l.currency.map(Currency::code));
     lines
@@ -120,6 +136,8 @@ mod tests {
             amount_received: received,
             application_fee: Some(fee),
             amount_refunded: refunded,
+            dispute_status: None,
+            dispute_amount: 0,
         }
     }
 
@@ -144,5 +162,23 @@ mod tests {
             (usd.gross, usd.platform_fees, usd.refunds, usd.net),
             (63_000, 3_600, 27_000, 32_400)
         );
+    }
+
+    #[test]
+    fn disputed_and_lost_money_is_shown_apart() {
+        let disputed = |status: &str| PaymentRecord {
+            dispute_status: Some(status.into()),
+            dispute_amount: 18_000,
+            ..record(18_000, 1_800, 0)
+        };
+        let lines = summarize([
+            (Currency::Usd, disputed("needs_response")),
+            (Currency::Usd, disputed("under_review")),
+            (Currency::Usd, disputed("lost")),
+            (Currency::Usd, disputed("won")),
+            (Currency::Usd, record(18_000, 1_800, 0)),
+        ]);
+        assert_eq!((lines[0].disputed, lines[0].lost), (36_000, 18_000));
+        assert_eq!(lines[0].gross, 90_000, "a dispute is not a refund");
     }
 }

@@ -5,9 +5,11 @@ mod appointment;
 mod conversation;
 mod dashboard;
 mod earnings;
+mod payment;
 mod policy;
 mod pricing;
 mod service;
+mod settlement;
 
 pub use appointment::{
     AUTO_COMPLETE_HOURS, Appointment, AppointmentStatus, BookingInput, BookingRequest, CancelInput,
@@ -22,8 +24,10 @@ pub use dashboard::{
     encode_cursor,
 };
 pub use earnings::{EarningsInput, EarningsLine, PaymentRecord, summarize};
+pub use payment::{
+    CAPTURE_MARGIN_HOURS, DisputeState, ForeignPayment, IncidentKind, PaymentIncident,
+};
 pub use policy::{CancellationPolicy, Canceller, PolicyInput, Settlement};
 pub use pricing::{PLATFORM_FEE_PERCENT, Price, PricingError, platform_fee, price};
-pub use service::{
-    Booked, BookingService, InviteDetails, Parties, Party, StaleBusyTime, SweepReport,
-};
+pub use service::{Booked, BookingService, InviteDetails, Parties, Party, StaleBusyTime};
+pub use settlement::{Reconciliation, SweepReport};

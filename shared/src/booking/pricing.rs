@@ -107,6 +107,32 @@ mod tests {
     }
 
     #[test]
+    fn exact_half_units_round_up_in_two_and_zero_decimal_currencies() {
+        let cases = [
+            // (rate, minutes, total, fee): each a tie somewhere.
+            // 12,345 x 60 / 60: the fee is 1,234.5 cents.
+            (Money::new(12_345, Currency::Usd), 60, 12_345, 1_235),
+            // 9,999 x 30 / 60 = 4,999.5 cents; its fee is then exactly 500.
+            (Money::new(9_999, Currency::Usd), 30, 5_000, 500),
+            // 6,175 yen: the fee is 617.5 yen.
+            (Money::new(6_175, Currency::Jpy), 60, 6_175, 618),
+            // 2,469 x 30 / 60 = 1,234.5 yen; its fee 123.5 yen.
+            (Money::new(2_469, Currency::Jpy), 30, 1_235, 124),
+        ];
+        for (rate, minutes, total, fee) in cases {
+            let price = price(rate, minutes).unwrap();
+            assert_eq!(
+                (price.total.amount, price.platform_fee.amount),
+                (total, fee),
+                "{rate:?} x {minutes}"
+            );
+            assert_eq!(price.expert_earnings.amount, total - fee);
+        }
+        // A partial capture's fee, recomputed: 10% of 4,445 is 444.5.
+        assert_eq!(platform_fee(4_445), 445);
+    }
+
+    #[test]
     fn a_price_below_stripes_minimum_is_refused() {
         assert!(matches!(
             price(Money::new(100, Currency::Usd), 15),

@@ -1,4 +1,5 @@
-//! Booking use cases: hold a slot and start its payment; apply what Stripe says of it.
+//! Booking use cases: hold a slot and start its payment, dashboards, cancel, reschedule,
+//! complete, the conversation; the payment's own lifecycle is in `settlement`.
 
 use std::sync::Arc;
 
@@ -6,12 +7,13 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use super::settlement::{OnPaymentFailure, capture_timing};
 use super::{
-    AUTO_COMPLETE_HOURS, Appointment, AppointmentPage, AppointmentStatus, AppointmentView,
-    BookingInput, CancelInput, Cancellation, Canceller, ClaimDay, CompleteInput, Completion,
-    DashboardInput, EarningsInput, EarningsLine, HOLD_AND_CAPTURE_DAYS, Message, MessageInput,
-    MessagePage, PageInput, ProblemInput, ProblemReport, RescheduleInput, Review, ReviewInput,
-    Role, Settlement, days_touched, encode_cursor, price, summarize,
+    Appointment, AppointmentPage, AppointmentStatus, AppointmentView, BookingInput, CancelInput,
+    Cancellation, Canceller, ClaimDay, CompleteInput, Completion, DashboardInput, EarningsInput,
+    EarningsLine, HOLD_AND_CAPTURE_DAYS, Message, MessageInput, MessagePage, PageInput,
+    ProblemInput, ProblemReport, RescheduleInput, Review, ReviewInput, Role, Settlement,
+    days_touched, encode_cursor, price, summarize,
 };
 use crate::accounts::AccountDraft;
 use crate::auth::{Caller, Group};
@@ -24,16 +26,13 @@ use crate::events::{DomainEvent, EventKind};
 use crate::ids::AppointmentId;
 use crate::money::Money;
 use crate::notifications::ics::{Invite, Method};
-use crate::payments::{
-    AuthorizationRequest, CaptureTiming, PaymentIntentState, PaymentIntentSummary, StripeGateway,
-};
+use crate::payments::{CaptureTiming, PaymentIntentState, PaymentIntentSummary, StripeGateway};
 use crate::store::StoreError;
-use crate::store::dynamo::keys;
 use crate::store::dynamo::{BookOutcome, DashboardOwner, DynamoStore};
 use crate::validation::ValidationErrors;
 
 /// Reads and retries of one booking or transition before giving up.
-const ATTEMPTS: usize = 6;
+pub(super) const ATTEMPTS: usize = 6;
 
 /// Whether a booking may be placed over imported busy time that no read confirmed recently
 /// (see `calendar::freshness`).
@@ -60,9 +59,9 @@ pub struct Booked {
 
 #[derive(Clone)]
 pub struct BookingService {
-    store: DynamoStore,
-    gateway: StripeGateway,
-    clock: Arc<dyn Clock>,
+    pub(super) store: DynamoStore,
+    pub(super) gateway: StripeGateway,
+    pub(super) clock: Arc<dyn Clock>,
     /// Meeting rooms live under this URL (Jitsi Meet by default: no account needed).
     meeting_base_url: String,
     /// The address invites and emails come from.
@@ -281,6 +280,7 @@ impl BookingService {
                 caller.email.clone(),
                 settings,
                 price,
+                destination,
                 now,
             );
             let occupancy = appointment.occupancy;
@@ -300,135 +300,18 @@ impl BookingService {
                 BookOutcome::KeyUsed => return self.replay(caller, key, &fingerprint).await,
                 BookOutcome::Booked => {
                     tracing::info!(appointment_id = %appointment.id, "slot held");
-                    return self.start_payment(appointment, destination).await;
+                    return self
+                        .start_payment(appointment, OnPaymentFailure::ReleaseHold)
+                        .await;
                 }
             }
         }
         Err(StoreError::Contention("booking".into()).into())
     }
 
-    /// The PaymentIntent for a held appointment; if Stripe fails, the hold is released at once.
-    async fn start_payment(
-        &self,
-        appointment: Appointment,
-        destination: String,
-    ) -> Result<Booked, ServiceError> {
-        match self
-            .gateway
-            .authorize(&authorization(&appointment, destination))
-            .await
-        {
-            Ok(intent) => Ok(Booked {
-                appointment,
-                payment_client_secret: intent.client_secret,
-            }),
-            Err(error) => {
-                tracing::warn!(appointment_id = %appointment.id, error = %error, "payment setup failed; releasing the hold");
-                self.move_to(appointment.id, AppointmentStatus::Cancelled, None)
-                    .await?;
-                Err(error.into())
-            }
-        }
-    }
-
-    /// Ends unpaid holds whose time is up (the reminders function runs this on a schedule).
-    /// Each hold's PaymentIntent is read back from Stripe first, so a payment whose webhook
-    /// was missed or is late confirms the booking instead of losing it.
-    pub async fn expire_holds(&self) -> Result<SweepReport, ServiceError> {
-        let now = self.clock.now();
-        let mut report = SweepReport::default();
-        for id in self
-            .store
-            .sweep_due(keys::COMPLETIONS, now, SWEEP_BATCH)
-            .await?
-        {
-            let Some(appointment) = self.store.appointment(id).await? else {
-                continue;
-            };
-            if appointment.status == AppointmentStatus::Confirmed
-                && appointment.end + Duration::hours(AUTO_COMPLETE_HOURS) <= now
-            {
-                let completion = Completion {
-                    automatic: true,
-                    client_no_show: false,
-                    at: now,
-                };
-                if self.finish(appointment, completion).await? {
-                    report.completed += 1;
-                }
-            }
-        }
-        for (id, kind) in self.store.due_reminders(now, SWEEP_BATCH).await? {
-            let Some(appointment) = self.store.appointment(id).await? else {
-                continue;
-            };
-            // Exactly once: the reminder item is removed in the transaction that writes its
-            // event, so an overlapping or repeated sweep finds nothing left to fire.
-            let event = DomainEvent::about(kind, &appointment, now);
-            if appointment.status == AppointmentStatus::Confirmed
-                && self.store.fire_reminder(id, &event).await?
-            {
-                report.reminders += 1;
-            }
-        }
-        for id in self.store.sweep_due(keys::HOLDS, now, SWEEP_BATCH).await? {
-            let Some(appointment) = self.store.appointment(id).await? else {
-                continue;
-            };
-            if appointment.status != AppointmentStatus::PendingPayment
-                || appointment.hold_expires_at > now
-            {
-                continue;
-            }
-            let destination = self
-                .store
-                .profile(appointment.expert_id)
-                .await?
-                .and_then(|p| p.stripe_account);
-            let intent = match destination {
-                // The same idempotent create names the intent (Stripe answers with its first,
-                // stale response), then a retrieve gives its state now.
-                Some(destination) => {
-                    let created = self
-                        .gateway
-                        .authorize(&authorization(&appointment, destination))
-                        .await?;
-                    Some(self.gateway.retrieve(&created.id).await?)
-                }
-                None => None,
-            };
-            match intent {
-                Some(intent)
-                    if matches!(
-                        intent.state,
-                        PaymentIntentState::Authorized | PaymentIntentState::Captured
-                    ) =>
-                {
-                    self.move_to(id, AppointmentStatus::Confirmed, Some(&intent.id))
-                        .await?;
-                    report.confirmed += 1;
-                }
-                intent => {
-                    if let Some(intent) = &intent
-                        && intent.state != PaymentIntentState::Canceled
-                    {
-                        self.gateway.cancel(&intent.id).await?;
-                    }
-                    self.move_to(
-                        id,
-                        AppointmentStatus::Expired,
-                        intent.as_ref().map(|i| i.id.as_str()),
-                    )
-                    .await?;
-                    report.expired += 1;
-                }
-            }
-        }
-        Ok(report)
-    }
-
     /// A booking sent again with the same Idempotency-Key: the same appointment, and the same
-    /// PaymentIntent (Stripe keeps the first answer to our own key).
+    /// PaymentIntent (the one stored on it; or, while the first request is still creating it,
+    /// the answer Stripe keeps for our key).
     async fn replay(
         &self,
         caller: &Caller,
@@ -457,13 +340,16 @@ impl BookingService {
                 payment_client_secret: None,
             });
         }
-        let destination = self
-            .store
-            .profile(appointment.expert_id)
-            .await?
-            .and_then(|p| p.stripe_account)
-            .ok_or(ServiceError::NotBookable)?;
-        self.start_payment(appointment, destination).await
+        match self.current_intent(&appointment).await? {
+            Some(intent) => Ok(Booked {
+                appointment,
+                payment_client_secret: intent.client_secret,
+            }),
+            None => {
+                self.start_payment(appointment, OnPaymentFailure::KeepHold)
+                    .await
+            }
+        }
     }
 
     /// Cancels an appointment for one of its parties. Money follows the booking's policy
@@ -495,6 +381,8 @@ impl BookingService {
             appointment.start,
         );
         let intent = self.current_intent(&appointment).await?;
+        // While a dispute is open (or lost) the bank decides about the money: nothing moves.
+        let intent = intent.filter(|_| appointment.money_may_move());
         let refund = match intent.as_ref().map(|i| i.state) {
             Some(PaymentIntentState::Authorized) | Some(PaymentIntentState::Captured) => {
                 settlement.refund
@@ -522,11 +410,13 @@ impl BookingService {
                 .await?;
             return Err(error);
         }
-        self.transition(
+        self.transition_with(
             appointment.id,
             AppointmentStatus::Cancelled,
-            intent.as_ref().map(|i| i.id.as_str()),
-            Some(cancellation),
+            Change {
+                cancellation: Some(cancellation),
+                ..Change::default()
+            },
         )
         .await?;
         self.appointment_for(caller, id, None).await
@@ -543,9 +433,12 @@ impl BookingService {
             return Ok(());
         };
         match intent.state {
-            PaymentIntentState::AwaitingPayment | PaymentIntentState::InProgress => {
+            PaymentIntentState::AwaitingPayment | PaymentIntentState::AwaitingAction => {
                 self.gateway.cancel(&intent.id).await?;
             }
+            // Stripe cannot cancel it while the card network decides; the client is told to
+            // try again in a moment.
+            PaymentIntentState::Processing => return Err(ServiceError::NotCancellable),
             PaymentIntentState::Authorized if settlement.kept == 0 => {
                 self.gateway.cancel(&intent.id).await?;
             }
@@ -1033,15 +926,14 @@ impl BookingService {
                 "the session has not started; message the expert or cancel",
             ));
         }
-        let report = ProblemReport {
-            description,
-            at: now,
+        let reported = Appointment {
+            problem: Some(ProblemReport {
+                description,
+                at: now,
+            }),
+            ..view.appointment
         };
-        if !self
-            .store
-            .report_problem(view.appointment.id, &report)
-            .await?
-        {
+        if !self.store.report_problem(&reported).await? {
             return Err(ServiceError::ProblemNotAccepted(
                 "only a confirmed session, once, can have a problem reported",
             ));
@@ -1084,137 +976,35 @@ impl BookingService {
         self.appointment_for(caller, id, None).await
     }
 
-    /// Captures what is still only authorised, then records the completion. Safe to run twice
-    /// at once: the capture's Idempotency-Key makes Stripe capture once, and only one status
-    /// change from `confirmed` wins. Returns whether this call completed it.
-    async fn finish(
-        &self,
-        appointment: Appointment,
-        completion: Completion,
-    ) -> Result<bool, ServiceError> {
-        if let Some(intent) = self.current_intent(&appointment).await?
-            && intent.state == PaymentIntentState::Authorized
-        {
-            self.gateway
-                .capture(
-                    &intent.id,
-                    appointment.price.total.amount,
-                    appointment.price.platform_fee.amount,
-                )
-                .await?;
-        }
-        self.transition_with(
-            appointment.id,
-            AppointmentStatus::Completed,
-            None,
-            None,
-            Some(completion),
-        )
-        .await
-    }
-
-    /// The appointment's PaymentIntent as Stripe sees it now. Before any webhook named it, the
-    /// same idempotent create finds it.
-    async fn current_intent(
-        &self,
-        appointment: &Appointment,
-    ) -> Result<Option<PaymentIntentSummary>, ServiceError> {
-        let id = match &appointment.payment_intent {
-            Some(id) => id.clone(),
-            None => {
-                let Some(destination) = self
-                    .store
-                    .profile(appointment.expert_id)
-                    .await?
-                    .and_then(|p| p.stripe_account)
-                else {
-                    return Ok(None);
-                };
-                self.gateway
-                    .authorize(&authorization(appointment, destination))
-                    .await?
-                    .id
-            }
-        };
-        Ok(Some(self.gateway.retrieve(&id).await?))
-    }
-
-    /// What a verified PaymentIntent event means for its appointment. Idempotent: a state
-    /// already reached is left alone.
-    pub async fn apply_payment(
-        &self,
-        appointment_id: AppointmentId,
-        intent: &PaymentIntentSummary,
-    ) -> Result<(), ServiceError> {
-        match intent.state {
-            PaymentIntentState::Authorized | PaymentIntentState::Captured => {
-                self.move_to(
-                    appointment_id,
-                    AppointmentStatus::Confirmed,
-                    Some(&intent.id),
-                )
-                .await
-            }
-            // A hold that can no longer be paid has expired; a booked session that lost its
-            // payment is cancelled.
-            PaymentIntentState::Canceled => {
-                let payment_intent = Some(intent.id.as_str());
-                if !self
-                    .transition_with(
-                        appointment_id,
-                        AppointmentStatus::Expired,
-                        payment_intent,
-                        None,
-                        None,
-                    )
-                    .await?
-                {
-                    self.move_to(appointment_id, AppointmentStatus::Cancelled, payment_intent)
-                        .await?;
-                }
-                Ok(())
-            }
-            // A declined card leaves the hold in place until it lapses; the client may retry.
-            PaymentIntentState::AwaitingPayment | PaymentIntentState::InProgress => Ok(()),
-        }
-    }
-
     /// Moves an appointment to `target`, rewriting its claims (permanent when confirmed, gone
     /// when cancelled), retried while other writers win.
-    async fn move_to(
+    pub(super) async fn move_to(
         &self,
         id: AppointmentId,
         target: AppointmentStatus,
-        payment_intent: Option<&str>,
     ) -> Result<(), ServiceError> {
-        self.transition(id, target, payment_intent, None).await
-    }
-
-    /// `move_to`, recording a cancellation with the state change.
-    async fn transition(
-        &self,
-        id: AppointmentId,
-        target: AppointmentStatus,
-        payment_intent: Option<&str>,
-        cancellation: Option<Cancellation>,
-    ) -> Result<(), ServiceError> {
-        self.transition_with(id, target, payment_intent, cancellation, None)
+        self.transition_with(id, target, Change::default())
             .await
             .map(drop)
     }
 
-    async fn transition_with(
+    /// `move_to`, recording `change` with the state change; answers whether this call moved
+    /// it.
+    pub(super) async fn transition_with(
         &self,
         id: AppointmentId,
         target: AppointmentStatus,
-        payment_intent: Option<&str>,
-        cancellation: Option<Cancellation>,
-        completion: Option<Completion>,
+        change: Change,
     ) -> Result<bool, ServiceError> {
+        let Change {
+            cancellation,
+            completion,
+            capture_deadline,
+        } = change;
         for _ in 0..ATTEMPTS {
             let now = self.clock.now();
             let Some(mut appointment) = self.store.appointment(id).await? else {
-                tracing::warn!(appointment_id = %id, "payment event for an unknown appointment");
+                tracing::warn!(appointment_id = %id, "no such appointment to move");
                 return Ok(false);
             };
             let from = appointment.status;
@@ -1250,8 +1040,8 @@ impl BookingService {
             if target == AppointmentStatus::Cancelled {
                 appointment.revision += 1;
             }
-            if let Some(intent) = payment_intent {
-                appointment.payment_intent = Some(intent.to_owned());
+            if capture_deadline.is_some() {
+                appointment.capture_deadline = capture_deadline;
             }
             if cancellation.is_some() {
                 appointment.cancellation = cancellation;
@@ -1288,7 +1078,7 @@ impl BookingService {
                 tracing::info!(appointment_id = %id, status = ?appointment.status, "appointment moved");
                 if target == AppointmentStatus::Confirmed
                     && appointment.status == AppointmentStatus::Cancelled
-                    && let Some(intent) = payment_intent
+                    && let Some(intent) = &appointment.payment_intent
                 {
                     self.give_back(intent).await?;
                 }
@@ -1299,46 +1089,13 @@ impl BookingService {
     }
 }
 
-impl BookingService {
-    /// Captures a confirmed appointment's payment in full, with the platform fee sent again
-    /// (Stripe caps a capture's fee but never recomputes it). Idempotent per PaymentIntent.
-    pub async fn capture(&self, id: AppointmentId) -> Result<PaymentIntentSummary, ServiceError> {
-        let appointment = self
-            .store
-            .appointment(id)
-            .await?
-            .ok_or(ServiceError::NotFound("appointment"))?;
-        let intent = appointment
-            .payment_intent
-            .filter(|_| appointment.status == AppointmentStatus::Confirmed)
-            .ok_or(ServiceError::NotFound("confirmed payment"))?;
-        let current = self.gateway.retrieve(&intent).await?;
-        if current.state == PaymentIntentState::Captured {
-            return Ok(current);
-        }
-        Ok(self
-            .gateway
-            .capture(
-                &intent,
-                appointment.price.total.amount,
-                appointment.price.platform_fee.amount,
-            )
-            .await?)
-    }
-
-    /// Money for a slot that was lost: an authorisation is released, a charge refunded in full
-    /// (with the transfer and the fee reversed).
-    async fn give_back(&self, intent: &str) -> Result<(), ServiceError> {
-        let current = self.gateway.retrieve(intent).await?;
-        match current.state {
-            PaymentIntentState::Authorized | PaymentIntentState::AwaitingPayment => {
-                self.gateway.cancel(intent).await?;
-            }
-            PaymentIntentState::Captured => self.gateway.refund(intent, None).await?,
-            PaymentIntentState::Canceled | PaymentIntentState::InProgress => {}
-        }
-        Ok(())
-    }
+/// What a status change records besides the status.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Change {
+    pub cancellation: Option<Cancellation>,
+    pub completion: Option<Completion>,
+    /// Set when a payment is confirmed as an authorisation.
+    pub capture_deadline: Option<DateTime<Utc>>,
 }
 
 /// One of the two parties, as an invite and an email address them.
@@ -1376,42 +1133,6 @@ fn event_kind(status: AppointmentStatus) -> EventKind {
         AppointmentStatus::Cancelled => EventKind::BookingCancelled,
         AppointmentStatus::Expired => EventKind::BookingExpired,
         AppointmentStatus::Completed => EventKind::BookingCompleted,
-    }
-}
-
-/// What one sweep did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SweepReport {
-    pub expired: usize,
-    /// Sessions completed (and captured) automatically.
-    pub completed: usize,
-    /// Reminders fired (emailed by the notifier).
-    pub reminders: usize,
-    /// Holds that were in fact paid (a missed or late webhook).
-    pub confirmed: usize,
-}
-
-/// Holds looked at per sweep; the schedule runs every few minutes.
-const SWEEP_BATCH: i32 = 100;
-
-/// As decided at booking: a later reschedule does not change how the payment was made.
-fn capture_timing(appointment: &Appointment) -> CaptureTiming {
-    if appointment.charged_at_booking {
-        CaptureTiming::AtBooking
-    } else {
-        CaptureTiming::AfterSession
-    }
-}
-
-/// The PaymentIntent request of an appointment, the same every time it is built.
-fn authorization(appointment: &Appointment, destination: String) -> AuthorizationRequest {
-    let capture = capture_timing(appointment);
-    AuthorizationRequest {
-        appointment_id: appointment.id,
-        amount: appointment.price.total,
-        application_fee: appointment.price.platform_fee,
-        destination_account: destination,
-        capture,
     }
 }
 

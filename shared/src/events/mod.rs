@@ -36,6 +36,17 @@ pub enum EventKind {
     Reminder24h,
     #[serde(rename = "booking.reminder_1h")]
     Reminder1h,
+    /// Stripe cancelled a confirmed booking's payment (a lapsed authorisation).
+    #[serde(rename = "payment.incident")]
+    PaymentIncident,
+    /// The client's bank disputes a booking's charge.
+    #[serde(rename = "payment.disputed")]
+    PaymentDisputed,
+    #[serde(rename = "payment.dispute_closed")]
+    DisputeClosed,
+    /// Stripe stopped an expert's charges until they provide what it asks for.
+    #[serde(rename = "payouts.restricted")]
+    PayoutsRestricted,
 }
 
 impl EventKind {
@@ -51,6 +62,10 @@ impl EventKind {
             EventKind::ReviewPosted => "review.posted",
             EventKind::Reminder24h => "booking.reminder_24h",
             EventKind::Reminder1h => "booking.reminder_1h",
+            EventKind::PaymentIncident => "payment.incident",
+            EventKind::PaymentDisputed => "payment.disputed",
+            EventKind::DisputeClosed => "payment.dispute_closed",
+            EventKind::PayoutsRestricted => "payouts.restricted",
         }
     }
 }
@@ -61,7 +76,10 @@ pub struct DomainEvent {
     pub id: String,
     pub version: u32,
     pub kind: EventKind,
-    pub appointment_id: AppointmentId,
+    /// The appointment it is about; absent for events about an expert alone
+    /// (`payouts.restricted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_id: Option<AppointmentId>,
     pub expert_id: ExpertId,
     pub occurred_at: DateTime<Utc>,
     /// Who acted, where the event has an author (`message.posted`: `client` or `expert`).
@@ -75,8 +93,21 @@ impl DomainEvent {
             id: format!("evt_{}", ulid::Ulid::new()),
             version: 1,
             kind,
-            appointment_id: appointment.id,
+            appointment_id: Some(appointment.id),
             expert_id: appointment.expert_id,
+            occurred_at: now,
+            actor: None,
+        }
+    }
+
+    /// An event about an expert, not one of their appointments.
+    pub fn about_expert(kind: EventKind, expert: ExpertId, now: DateTime<Utc>) -> DomainEvent {
+        DomainEvent {
+            id: format!("evt_{}", ulid::Ulid::new()),
+            version: 1,
+            kind,
+            appointment_id: None,
+            expert_id: expert,
             occurred_at: now,
             actor: None,
         }
@@ -106,6 +137,10 @@ mod tests {
             EventKind::ReviewPosted,
             EventKind::Reminder24h,
             EventKind::Reminder1h,
+            EventKind::PaymentIncident,
+            EventKind::PaymentDisputed,
+            EventKind::DisputeClosed,
+            EventKind::PayoutsRestricted,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
         }

@@ -85,18 +85,29 @@ impl Rating {
 }
 
 /// What Stripe last told us about the expert's connected account.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PayoutState {
-    /// The account can take charges: the expert is bookable.
+    /// The account can take charges: the expert is bookable (unless something is past due).
     pub charges_enabled: bool,
     pub payouts_enabled: bool,
+    /// What Stripe asked for and did not get in time (`requirements.past_due`): until it is
+    /// provided the expert takes no new bookings. Only the expert is told what (by email).
+    #[serde(skip)]
+    pub past_due: Vec<String>,
+}
+
+impl PayoutState {
+    /// Whether new bookings can be paid to this account.
+    pub fn takes_charges(&self) -> bool {
+        self.charges_enabled && self.past_due.is_empty()
+    }
 }
 
 impl ExpertProfile {
     /// Whether clients can find and book this expert: payments onboarding finished (charges
     /// enabled) and weekly hours set.
     pub fn is_bookable(&self, settings: Option<&AvailabilitySettings>) -> bool {
-        self.payouts.charges_enabled && settings.is_some_and(|s| !s.rules.is_empty())
+        self.payouts.takes_charges() && settings.is_some_and(|s| !s.rules.is_empty())
     }
 
     /// The search partitions this expert is listed in: every specialization and `*` (any),

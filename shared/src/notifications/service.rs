@@ -9,6 +9,7 @@ use aws_sdk_ses::types::RawMessage;
 
 use super::email::Email;
 use super::ics::Method;
+use super::payment_alerts::{self, AlertedBooking, PaymentAlert};
 use super::templates::{self, CalendarAlert, Session};
 use crate::booking::{BookingService, Role};
 use crate::calendar::connection::CalendarConnection;
@@ -18,13 +19,23 @@ use crate::events::{DomainEvent, EventKind};
 use crate::store::StoreError;
 use crate::store::dynamo::DynamoStore;
 
+/// Who is written to, from where, and where they are sent to act.
+#[derive(Clone, Debug)]
+pub struct Correspondence {
+    pub mail_from: String,
+    /// The operators' address for payment incidents and disputes (`OPERATIONS_EMAIL`).
+    pub operations: Option<String>,
+    /// The frontend, for links in emails.
+    pub frontend_url: String,
+}
+
 #[derive(Clone)]
 pub struct NotificationService {
     store: DynamoStore,
     bookings: BookingService,
     ses: aws_sdk_ses::Client,
     sns: aws_sdk_sns::Client,
-    mail_from: String,
+    correspondence: Correspondence,
     clock: Arc<dyn Clock>,
 }
 
@@ -32,9 +43,8 @@ impl NotificationService {
     pub fn new(
         store: DynamoStore,
         bookings: BookingService,
-        ses: aws_sdk_ses::Client,
-        sns: aws_sdk_sns::Client,
-        mail_from: String,
+        (ses, sns): (aws_sdk_ses::Client, aws_sdk_sns::Client),
+        correspondence: Correspondence,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -42,20 +52,25 @@ impl NotificationService {
             bookings,
             ses,
             sns,
-            mail_from,
+            correspondence,
             clock,
         }
     }
 
     /// Emails for `event`; returns how many went out now.
     pub async fn handle(&self, event: &DomainEvent) -> Result<usize, ServiceError> {
-        if event.kind == EventKind::MessagePosted {
-            return self.message_posted(event).await;
+        match event.kind {
+            EventKind::MessagePosted => return self.message_posted(event).await,
+            EventKind::PaymentIncident | EventKind::PaymentDisputed | EventKind::DisputeClosed => {
+                return self.payment_alert(event).await;
+            }
+            EventKind::PayoutsRestricted => return self.payouts_restricted(event).await,
+            _ => {}
         }
         let Some(headline) = templates::headline(event.kind) else {
             return Ok(0);
         };
-        let Some(appointment) = self.store.appointment(event.appointment_id).await? else {
+        let Some(appointment) = self.appointment_of(event).await? else {
             return Ok(0);
         };
         let Some(details) = self.bookings.invite_details(&appointment).await? else {
@@ -106,7 +121,7 @@ impl NotificationService {
         let Some(author) = event.actor else {
             return Ok(0);
         };
-        let Some(appointment) = self.store.appointment(event.appointment_id).await? else {
+        let Some(appointment) = self.appointment_of(event).await? else {
             return Ok(0);
         };
         let parties = self.bookings.parties(&appointment).await?;
@@ -178,6 +193,90 @@ impl NotificationService {
             .await
     }
 
+    /// The appointment an event is about, if it names one that still exists.
+    async fn appointment_of(
+        &self,
+        event: &DomainEvent,
+    ) -> Result<Option<crate::booking::Appointment>, ServiceError> {
+        match event.appointment_id {
+            Some(id) => Ok(self.store.appointment(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// A booking's payment went wrong (cancelled at Stripe, disputed, dispute closed): the
+    /// expert and the operators are told, each once.
+    async fn payment_alert(&self, event: &DomainEvent) -> Result<usize, ServiceError> {
+        let Some(appointment) = self.appointment_of(event).await? else {
+            return Ok(0);
+        };
+        let alert = match (
+            event.kind,
+            &appointment.payment_incident,
+            &appointment.dispute,
+        ) {
+            (EventKind::PaymentIncident, Some(incident), _) => PaymentAlert::Incident(incident),
+            (EventKind::PaymentDisputed, _, Some(dispute)) => PaymentAlert::Disputed(dispute),
+            (EventKind::DisputeClosed, _, Some(dispute)) => PaymentAlert::DisputeClosed(dispute),
+            _ => return Ok(0),
+        };
+        let parties = self.bookings.parties(&appointment).await?;
+        let booking = AlertedBooking {
+            id: appointment.id,
+            start: appointment.start,
+            price: appointment.price,
+            payment_intent: appointment.payment_intent.as_deref(),
+        };
+        if self.correspondence.operations.is_none() {
+            tracing::warn!(
+                event_id = event.id,
+                "no OPERATIONS_EMAIL: the operators are not told of this payment alert"
+            );
+        }
+        let readers = [
+            (
+                "expert",
+                parties.expert.email.as_deref(),
+                payment_alerts::expert_alert_email as payment_alerts::AlertTemplate,
+            ),
+            (
+                "operations",
+                self.correspondence.operations.as_deref(),
+                payment_alerts::operations_alert_email,
+            ),
+        ];
+        let mut sent = 0;
+        for (recipient, address, template) in readers {
+            if let Some(address) = address {
+                let email = template(alert, &booking, &parties.expert, &parties.client, address);
+                sent += usize::from(
+                    self.once(event, recipient, self.send(&email, &event.id))
+                        .await?,
+                );
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Stripe stopped the expert's account taking charges: they are told what it wants and
+    /// where to continue.
+    async fn payouts_restricted(&self, event: &DomainEvent) -> Result<usize, ServiceError> {
+        let Some((profile, address)) = self.expert_with_address(event.expert_id).await? else {
+            return Ok(0);
+        };
+        let base = self.correspondence.frontend_url.trim_end_matches('/');
+        let email = payment_alerts::payouts_restricted_email(
+            &profile.display_name,
+            &profile.payouts.past_due,
+            &format!("{base}/payouts/refresh"),
+            &address,
+        );
+        let sent = self
+            .once(event, "expert", self.send(&email, &event.id))
+            .await?;
+        Ok(usize::from(sent))
+    }
+
     /// The expert's profile and sign-in email, when they have one.
     async fn expert_with_address(
         &self,
@@ -234,10 +333,11 @@ impl NotificationService {
 
     async fn send(&self, email: &Email, tag: &str) -> Result<(), ServiceError> {
         let boundary = format!("part-{tag}");
-        let raw = email.raw(&self.mail_from, self.clock.now(), &boundary);
+        let from = &self.correspondence.mail_from;
+        let raw = email.raw(from, self.clock.now(), &boundary);
         self.ses
             .send_raw_email()
-            .source(&self.mail_from)
+            .source(from)
             .destinations(&email.to)
             .raw_message(
                 RawMessage::builder()

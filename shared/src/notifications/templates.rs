@@ -39,7 +39,11 @@ pub fn headline(kind: EventKind) -> Option<&'static str> {
         EventKind::BookingExpired
         | EventKind::BookingCompleted
         | EventKind::MessagePosted
-        | EventKind::ReviewPosted => None,
+        | EventKind::ReviewPosted
+        | EventKind::PaymentIncident
+        | EventKind::PaymentDisputed
+        | EventKind::DisputeClosed
+        | EventKind::PayoutsRestricted => None,
     }
 }
 
@@ -214,14 +218,19 @@ pub fn conferencing_failed_email(
     )
 }
 
-fn local(at: DateTime<Utc>, zone: Tz) -> String {
+pub(super) fn local(at: DateTime<Utc>, zone: Tz) -> String {
     at.with_timezone(&zone)
         .format("%A %-d %B %Y, %H:%M (%Z)")
         .to_string()
 }
 
 /// The plain text and its HTML twin, a paragraph per line.
-fn email(to: &str, subject: String, lines: &[String], invite: Option<(Method, String)>) -> Email {
+pub(super) fn email(
+    to: &str,
+    subject: String,
+    lines: &[String],
+    invite: Option<(Method, String)>,
+) -> Email {
     let html = format!(
         "<html><body>{}</body></html>",
         lines

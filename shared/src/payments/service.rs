@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::StripeGateway;
 use super::webhook::{PaymentEvent, VerifiedEvent};
 use crate::auth::{Caller, Group};
-use crate::booking::BookingService;
+use crate::booking::{BookingService, Reconciliation};
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::experts::PayoutState;
@@ -86,49 +86,83 @@ impl PaymentService {
         })
     }
 
-    /// Applies a verified event once. Every transition is idempotent and conditional on the
-    /// current state, so a redelivery before the event is recorded changes nothing either.
-    pub async fn apply(&self, event: &VerifiedEvent) -> Result<(), ServiceError> {
+    /// Applies a verified event once: the object it names is read back from Stripe and the
+    /// appointment (or expert) brought in line with it, so events arriving late, twice, out of
+    /// order or copied under new ids all end the same way. Events about what is not ours are
+    /// recorded as ignored.
+    pub async fn apply(&self, event: &VerifiedEvent) -> Result<EventOutcome, ServiceError> {
+        if event.event == PaymentEvent::Ignored {
+            return Ok(EventOutcome::NotActedOn);
+        }
         if self.store.event_processed(&event.id).await? {
-            return Ok(());
+            return Ok(EventOutcome::Duplicate);
         }
-        match &event.event {
-            PaymentEvent::AccountUpdated { account, .. } => self.refresh_account(account).await?,
-            PaymentEvent::PaymentIntent {
-                appointment_id,
-                intent,
-                ..
-            } => {
-                self.store
-                    .record_payment(*appointment_id, intent, event.created, self.clock.now())
-                    .await?;
-                self.bookings.apply_payment(*appointment_id, intent).await?
+        let reconciled = match &event.event {
+            PaymentEvent::AccountUpdated { account } => self.refresh_account(account).await?,
+            PaymentEvent::PaymentIntent { payment_intent } => {
+                let intent = self.gateway.retrieve(payment_intent).await?;
+                self.bookings.reconcile_payment(&intent).await?
             }
-            PaymentEvent::ChargeRefunded {
-                appointment_id,
-                amount_refunded,
-            } => {
-                self.store
-                    .record_refund(*appointment_id, *amount_refunded, self.clock.now())
-                    .await?
+            PaymentEvent::Dispute { dispute } => {
+                let dispute = self.gateway.dispute(dispute).await?;
+                match &dispute.payment_intent {
+                    Some(payment_intent) => {
+                        let intent = self.gateway.retrieve(payment_intent).await?;
+                        self.bookings.reconcile_dispute(&dispute, &intent).await?
+                    }
+                    None => Reconciliation::Ignored(None),
+                }
             }
-            PaymentEvent::Ignored { .. } => {}
-        }
-        self.store.record_event(&event.id, self.clock.now()).await?;
-        Ok(())
+            PaymentEvent::Ignored => Reconciliation::Ignored(None),
+        };
+        let outcome = match reconciled {
+            Reconciliation::Applied => EventOutcome::Applied,
+            Reconciliation::Ignored(reason) => {
+                tracing::warn!(event_id = event.id, kind = event.kind, reason = ?reason, "event about something not ours; ignored");
+                EventOutcome::Ignored
+            }
+        };
+        self.store
+            .record_event(&event.id, outcome.name(), self.clock.now())
+            .await?;
+        Ok(outcome)
     }
 
     /// Events can arrive late and out of order, so the account's state is read from Stripe
-    /// rather than taken from the event.
-    async fn refresh_account(&self, account: &str) -> Result<(), ServiceError> {
+    /// rather than taken from the event. An expert who stops taking charges is told (by the
+    /// event the store writes with the change).
+    async fn refresh_account(&self, account: &str) -> Result<Reconciliation, ServiceError> {
         let Some(expert) = self.store.expert_of_account(account).await? else {
             tracing::warn!(account, "account.updated for an account we do not know");
-            return Ok(());
+            return Ok(Reconciliation::Ignored(None));
         };
         let payouts = self.gateway.account_state(account).await?;
         self.store
             .update_payouts(expert, payouts, self.clock.now())
             .await?;
-        Ok(())
+        Ok(Reconciliation::Applied)
+    }
+}
+
+/// What came of a verified event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    Applied,
+    /// About a PaymentIntent, dispute or account that is not ours: recorded, not acted on.
+    Ignored,
+    /// Seen before (its id is recorded).
+    Duplicate,
+    /// A kind we do not act on; nothing is read or written.
+    NotActedOn,
+}
+
+impl EventOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventOutcome::Applied => "applied",
+            EventOutcome::Ignored => "ignored",
+            EventOutcome::Duplicate => "duplicate",
+            EventOutcome::NotActedOn => "not_acted_on",
+        }
     }
 }

@@ -10,7 +10,12 @@ use crate::helpers::{RequestCounter, TestApp, TestResponse, User, spawn_app, spa
 
 /// A bookable expert in London: Mondays 09:00-17:00, 30/60-minute slots, 15 minutes after.
 pub async fn bookable_expert(app: &TestApp, rate: i64, currency: &str) -> String {
-    let ada = app.expert("ada");
+    bookable_expert_as(app, "ada", rate, currency).await
+}
+
+/// `bookable_expert` signed in as `sub` (whose email is `<sub>@example.com`).
+pub async fn bookable_expert_as(app: &TestApp, sub: &str, rate: i64, currency: &str) -> String {
+    let ada = app.expert(sub);
     let profile = app
         .put(
             "/v1/experts/me",
@@ -32,7 +37,7 @@ pub async fn bookable_expert(app: &TestApp, rate: i64, currency: &str) -> String
     )
     .await
     .ok(StatusCode::OK);
-    app.onboard("ada").await;
+    app.onboard(sub).await;
     id
 }
 
@@ -92,7 +97,11 @@ async fn a_client_books_pays_and_the_webhook_confirms_with_a_ten_percent_fee() {
         &booking(&expert, monday_at(10, 0), 60),
     )
     .await;
-    assert_eq!(counter.take(), 2, "one Query and one TransactWriteItems");
+    assert_eq!(
+        counter.take(),
+        3,
+        "one Query, one TransactWriteItems, and the UpdateItem that stores the PaymentIntent's id"
+    );
     assert_eq!(
         app.stripe.request_count("POST /v1/payment_intents"),
         1,
@@ -329,11 +338,14 @@ async fn a_declined_card_leaves_the_hold_pending_and_a_canceled_intent_frees_the
 async fn a_stripe_failure_releases_the_hold_and_answers_502() {
     let app = spawn_app().await;
     let expert = bookable_expert(&app, 18_000, "usd").await;
-    app.stripe.fail_next(
-        Method::POST,
-        "/v1/payment_intents",
-        StatusCode::INTERNAL_SERVER_ERROR,
-    );
+    // Stripe keeps failing: the first try and each retry under a new key.
+    for _ in 0..4 {
+        app.stripe.fail_next(
+            Method::POST,
+            "/v1/payment_intents",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        );
+    }
     let failed = book(
         &app,
         &app.client("bob"),
@@ -342,6 +354,7 @@ async fn a_stripe_failure_releases_the_hold_and_answers_502() {
     )
     .await;
     failed.problem(StatusCode::BAD_GATEWAY, "payment-provider-error");
+    assert_eq!(app.stripe.request_count("POST /v1/payment_intents"), 4);
     book(
         &app,
         &app.client("carol"),
@@ -352,11 +365,49 @@ async fn a_stripe_failure_releases_the_hold_and_answers_502() {
     .ok(StatusCode::CREATED);
 }
 
+/// Everything stored about appointment `id`: its items (appointment, payment record,
+/// reminders), its expert's claim lists, and the outbox events about it.
+async fn snapshot(app: &TestApp, id: &str, expert: &str) -> Vec<((String, String), Value)> {
+    app.table_items()
+        .await
+        .into_iter()
+        .filter(|((pk, sk), item)| {
+            *pk == format!("APPT#{id}")
+                || (*pk == format!("EXPERT#{expert}") && sk.ends_with("#claims"))
+                || (pk == "OUTBOX" && item["appointment_id"] == id)
+        })
+        .collect()
+}
+
+/// A fixed-seed Fisher-Yates shuffle, so that a failure can be replayed.
+fn shuffled(mut items: Vec<Value>, mut seed: u64) -> Vec<Value> {
+    for i in (1..items.len()).rev() {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        items.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    items
+}
+
+/// Delivers every event at once, each to its endpoint, and waits for all of them.
+async fn deliver_all(app: &TestApp, events: Vec<Value>) {
+    let deliveries: Vec<_> = events
+        .into_iter()
+        .filter_map(|e| app.stripe.redeliver(e))
+        .collect();
+    for delivery in deliveries {
+        delivery.await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicated_and_shuffled_webhooks_end_in_the_same_state() {
+async fn shuffled_duplicated_and_conflicting_webhooks_end_in_one_state() {
     let app = spawn_app().await;
     let expert = bookable_expert(&app, 18_000, "usd").await;
     three_days_before(&app);
+    // Stripe holds every delivery: none is processed before all are sent.
+    app.stripe.pause_deliveries(true);
     let held = book(
         &app,
         &app.client("bob"),
@@ -364,46 +415,65 @@ async fn duplicated_and_shuffled_webhooks_end_in_the_same_state() {
         &booking(&expert, monday_at(9, 0), 60),
     )
     .await;
-    let secret = held.ok(StatusCode::CREATED)["payment_client_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(app.pay(&secret, "pm_card_visa").await, 200);
-    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
-    // Every event three more times, in a shuffled order (a fixed-seed Fisher-Yates, so a
-    // failure can be replayed).
-    let mut deliveries: Vec<Value> = app
+    let held = held.ok(StatusCode::CREATED).clone();
+    let id = held["id"].as_str().unwrap().to_owned();
+    let secret = held["payment_client_secret"].as_str().unwrap();
+    assert_eq!(app.pay(secret, "pm_card_visa").await, 200);
+    let originals: Vec<Value> = app
         .stripe
         .events()
         .into_iter()
-        .flat_map(|e| [e.clone(), e.clone(), e])
+        .filter(|e| e["account"].is_null())
         .collect();
-    let mut seed: u64 = 0x5eed;
-    for i in (1..deliveries.len()).rev() {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        deliveries.swap(i, (seed >> 33) as usize % (i + 1));
-    }
-    for event in deliveries {
-        app.stripe.redeliver(event);
-    }
-    app.stripe.settle().await;
-    assert_eq!(status_of(&app, &held).await, AppointmentStatus::Confirmed);
-    let dates = marketplace::booking::days_touched(&marketplace::availability::Interval {
-        start: monday_at(9, 0),
-        end: monday_at(10, 15),
-    });
-    let days = app
-        .store
-        .claim_days(expert.parse().unwrap(), &dates)
-        .await
-        .unwrap();
-    let claims: Vec<_> = days.iter().flat_map(|d| d.claims.iter()).collect();
-    assert_eq!(claims.len(), 1);
+    assert!(originals.len() >= 3, "created, charge, authorisation");
+    app.stripe.pause_deliveries(false);
+    // The originals, twice each, shuffled and all in flight together.
+    let twice: Vec<Value> = originals
+        .iter()
+        .flat_map(|e| [e.clone(), e.clone()])
+        .collect();
+    deliver_all(&app, shuffled(twice, 0x5eed)).await;
+    let appointment = app.store.appointment(id.parse().unwrap()).await.unwrap();
+    assert_eq!(appointment.unwrap().status, AppointmentStatus::Confirmed);
+    let first = snapshot(&app, &id, &expert).await;
+    let record = &first
+        .iter()
+        .find(|((_, sk), _)| sk == "PAYMENT")
+        .expect("payment record")
+        .1;
     assert_eq!(
-        claims[0].expires_at, None,
-        "a confirmed booking's claim never lapses"
+        (record["state"].clone(), record["amount_capturable"].clone()),
+        (json!("authorized"), json!(18_000))
+    );
+    assert_eq!(
+        first.iter().filter(|((pk, _), _)| pk == "OUTBOX").count(),
+        1,
+        "one booking.confirmed"
+    );
+    // Copies under fresh ids (past the event-id check), with a conflicting pair: the
+    // authorisation claimed as cancelled, and as captured.
+    let authorisation = originals
+        .iter()
+        .find(|e| e["type"] == "payment_intent.amount_capturable_updated")
+        .unwrap();
+    let mut copies: Vec<Value> = originals.clone();
+    for (kind, status) in [
+        ("payment_intent.canceled", "canceled"),
+        ("payment_intent.succeeded", "succeeded"),
+    ] {
+        let mut forged = authorisation.clone();
+        forged["type"] = json!(kind);
+        forged["data"]["object"]["status"] = json!(status);
+        copies.push(forged);
+    }
+    for copy in &mut copies {
+        copy["id"] = json!(format!("evt_{}", ulid::Ulid::new()));
+    }
+    deliver_all(&app, shuffled(copies, 0xc0ffee)).await;
+    assert_eq!(
+        snapshot(&app, &id, &expert).await,
+        first,
+        "appointment, payment record, claims and outbox unchanged"
     );
 }
 

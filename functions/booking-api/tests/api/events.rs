@@ -105,28 +105,24 @@ async fn a_relay_that_fails_keeps_every_event_for_the_next_run() {
     assert_eq!(delivered[0].1["id"], json!(pending[0].id));
 }
 
-/// What moto recorded (sent emails, SMS), from its dashboard's data. moto builds that page
-/// from its live state without a lock, so a request racing a write elsewhere can fail; asked
-/// again, it answers.
-async fn moto_data() -> Value {
+/// What moto recorded of `kind` (`sent-email`, `sent-sms`) for `to`, from our moto wrapper's
+/// view (`infra/moto_server.py`).
+async fn moto_sent(kind: &str, to: &str) -> Value {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let mut failures = Vec::new();
-    for _ in 0..5 {
-        let response = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-            .await
-            .unwrap();
-        if response.status().is_success() {
-            return response.json().await.unwrap();
-        }
-        failures.push(response.status());
-    }
-    panic!("moto's data.json kept failing: {failures:?}");
+    let response = reqwest::Client::new()
+        .get(format!("{endpoint}/_local/{kind}"))
+        .query(&[("to", to)])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap()
 }
 
 /// The emails moto recorded for `address`, as (subject header, decoded calendar part).
 pub async fn emails_to(address: &str) -> Vec<(String, String)> {
     use base64::Engine;
-    let data = moto_data().await;
+    let sent = moto_sent("sent-email", address).await;
     let decode = |b64: &str| {
         let compact: String = b64.split_whitespace().collect();
         String::from_utf8(
@@ -136,17 +132,9 @@ pub async fn emails_to(address: &str) -> Vec<(String, String)> {
         )
         .unwrap()
     };
-    data["ses"]["RawMessage"]
-        .as_array()
+    sent.as_array()
         .unwrap()
         .iter()
-        .filter(|m| {
-            m["destinations"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d == address)
-        })
         .map(|m| {
             let raw = m["raw_data"].as_str().unwrap();
             let subject = raw
@@ -212,7 +200,7 @@ fn invites_for(mail: &[(String, String)], id: &str) -> usize {
 }
 
 /// A client name whose mail is theirs alone, since moto keeps every test's mail together.
-fn fresh_client(prefix: &str) -> String {
+pub fn fresh_client(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new()).to_lowercase()
 }
 
@@ -236,7 +224,7 @@ async fn monday_with_ada(app: &TestApp, client: &str, paid: bool) -> String {
 }
 
 /// Runs the notifications queue dry through the notifier, as its SQS trigger would.
-async fn deliver(app: &TestApp) {
+pub async fn deliver(app: &TestApp) {
     let sdk = marketplace::config::aws_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     while local_stack::queue_pump::notifications(&sqs, &app.notifications_queue, &app.services)
@@ -369,12 +357,11 @@ async fn reminders_go_out_once_a_day_and_an_hour_before_even_when_sweeps_overlap
 
 /// The SMS moto recorded for `phone`, oldest first.
 async fn texts_to(phone: &str) -> Vec<String> {
-    let data = moto_data().await;
-    data["sns"]["SMS"]
+    moto_sent("sent-sms", phone)
+        .await
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["phone_number"] == phone)
         .map(|m| m["message"].as_str().unwrap().to_owned())
         .collect()
 }

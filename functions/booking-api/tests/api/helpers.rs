@@ -336,17 +336,67 @@ impl TestApp {
     /// A request to the Stripe test server as a browser or the dashboard sends it; waits for
     /// its webhooks and returns Stripe's status code.
     async fn stripe_post(&self, path: &str, form: &[(&str, &str)]) -> u16 {
-        let status = reqwest::Client::new()
+        self.stripe_request(path, form, None).await.0
+    }
+
+    /// A POST to the Stripe test server's API (optionally with an Idempotency-Key), as anyone
+    /// holding the key could send it; waits for its webhooks. Answers the status and body.
+    pub async fn stripe_request(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
             .post(format!("{}{path}", self.stripe_url))
             .bearer_auth(local_stack::dev_server::LOCAL_STRIPE_KEY)
-            .form(form)
-            .send()
-            .await
-            .expect("Stripe test server")
-            .status()
-            .as_u16();
+            .form(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await.expect("Stripe test server");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
         self.stripe.settle().await;
-        status
+        (status, body)
+    }
+
+    /// The services' clock now.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use marketplace::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Moves the services' (and the Stripe test server's) clock to `instant`.
+    pub fn travel_to(&self, instant: chrono::DateTime<chrono::Utc>) {
+        use marketplace::clock::Clock;
+        self.clock.advance(instant - self.clock.now());
+    }
+
+    /// Every item of the app's table, as JSON by (pk, sk): what a snapshot compares.
+    pub async fn table_items(&self) -> std::collections::BTreeMap<(String, String), Value> {
+        let mut pages = self
+            .store
+            .client()
+            .scan()
+            .table_name(self.store.table())
+            .into_paginator()
+            .items()
+            .send();
+        let mut items = std::collections::BTreeMap::new();
+        while let Some(item) = pages.next().await {
+            let item = item.expect("scan");
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let key = (text("pk"), text("sk"));
+            let json: Value = serde_dynamo::from_item(item).expect("an item as JSON");
+            items.insert(key, json);
+        }
+        items
     }
 
     /// Every message waiting on `queue` now, its body as JSON, taken off the queue.

@@ -15,6 +15,7 @@ mod helpers;
 mod lambda_events;
 mod oauth_calendars;
 mod openapi;
+mod payments;
 mod payouts;
 mod profiles;
 mod search;

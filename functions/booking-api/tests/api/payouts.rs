@@ -91,6 +91,7 @@ async fn onboarding_makes_an_expert_bookable_only_after_stripe_enables_charges()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_with_a_forged_or_missing_signature_change_nothing() {
     let app = spawn_app().await;
+    let before = app.table_items().await;
     let body =
         json!({"id": "evt_forged", "object": "event", "type": "account.updated"}).to_string();
     for signature in [None, Some("t=1,v1=deadbeef"), Some("garbage")] {
@@ -109,6 +110,7 @@ async fn webhooks_with_a_forged_or_missing_signature_change_nothing() {
         let response = crate::helpers::read(response).await;
         response.problem(StatusCode::BAD_REQUEST, "invalid-signature");
     }
+    assert_eq!(app.table_items().await, before, "nothing written");
     // A real event, correctly signed but 301 s old, is refused; signed now with an old and the
     // current secret (a rotation), it is accepted.
     app.put("/v1/experts/me", Some(&app.expert("ada")), &profile_body())
@@ -140,12 +142,18 @@ async fn webhooks_with_a_forged_or_missing_signature_change_nothing() {
         }
     };
     let secret = vec![app.webhook_secret.clone()];
+    let settled = app.table_items().await;
     post(
         local_stack::stripe_server::sign(&event, &secret, now - 301),
         event.clone(),
     )
     .await
     .problem(StatusCode::BAD_REQUEST, "invalid-signature");
+    assert_eq!(
+        app.table_items().await,
+        settled,
+        "a stale event writes nothing"
+    );
     let rotation = vec!["whsec_retired".to_owned(), app.webhook_secret.clone()];
     let accepted = post(
         local_stack::stripe_server::sign(&event, &rotation, now),
@@ -154,6 +162,7 @@ async fn webhooks_with_a_forged_or_missing_signature_change_nothing() {
     .await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     // The same bytes with one character changed no longer verify.
+    let applied = app.table_items().await;
     let tampered = event.replacen("account.updated", "account.updatee", 1);
     post(
         local_stack::stripe_server::sign(&event, &secret, now),
@@ -161,4 +170,9 @@ async fn webhooks_with_a_forged_or_missing_signature_change_nothing() {
     )
     .await
     .problem(StatusCode::BAD_REQUEST, "invalid-signature");
+    assert_eq!(
+        app.table_items().await,
+        applied,
+        "a tampered event writes nothing"
+    );
 }

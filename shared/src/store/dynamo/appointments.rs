@@ -17,7 +17,7 @@ use super::{DynamoStore, conditional, keys, string};
 use crate::availability::Interval;
 use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
-    PaymentRecord, Price, ProblemReport, SweepDue,
+    DisputeState, PaymentIncident, PaymentRecord, Price, ProblemReport, SweepDue,
 };
 use crate::calendar::connection::{CalendarAttention, Conference, WrittenEvent};
 use crate::events::{DomainEvent, EventKind};
@@ -64,6 +64,16 @@ struct AppointmentRecord {
     hold_expires_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payment_intent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    capture_deadline: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    captured_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_incident: Option<PaymentIncident>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dispute: Option<DisputeState>,
     #[serde(default)]
     meeting_room: String,
     #[serde(default)]
@@ -120,6 +130,11 @@ impl AppointmentRecord {
             expert_earnings: a.price.expert_earnings.amount,
             hold_expires_at: a.hold_expires_at,
             payment_intent: a.payment_intent.clone(),
+            payment_destination: a.payment_destination.clone(),
+            capture_deadline: a.capture_deadline,
+            captured_at: a.captured_at,
+            payment_incident: a.payment_incident.clone(),
+            dispute: a.dispute.clone(),
             meeting_room: a.meeting_room.clone(),
             charged_at_booking: a.charged_at_booking,
             cancellation_policy: a.cancellation_policy,
@@ -163,6 +178,11 @@ impl AppointmentRecord {
             },
             hold_expires_at: self.hold_expires_at,
             payment_intent: self.payment_intent,
+            payment_destination: self.payment_destination,
+            capture_deadline: self.capture_deadline,
+            captured_at: self.captured_at,
+            payment_incident: self.payment_incident,
+            dispute: self.dispute,
             meeting_room: self.meeting_room,
             charged_at_booking: self.charged_at_booking,
             cancellation_policy: self.cancellation_policy,
@@ -327,9 +347,9 @@ impl DynamoStore {
                 ":by_start",
                 string(keys::by_start(appointment.start, &appointment.id)),
             );
-        if let Some(intent) = &appointment.payment_intent {
-            expression.push_str(", payment_intent = :intent");
-            update = update.expression_attribute_values(":intent", string(intent));
+        if let Some(deadline) = appointment.capture_deadline {
+            expression.push_str(", capture_deadline = :deadline");
+            update = update.expression_attribute_values(":deadline", string(timestamp(deadline)));
         }
         if let Some(cancellation) = &appointment.cancellation {
             expression.push_str(", cancellation = :cancellation");
@@ -422,17 +442,7 @@ impl DynamoStore {
             items.push(item);
         }
         items.push(self.outbox_entry(event)?);
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error) if failed_conditions(&error).is_some() => Ok(false),
-            Err(error) => Err(StoreError::request("TransactWriteItems", error)),
-        }
+        self.transact_conditional(items).await
     }
 
     /// Records the meeting link a provider made for the booking (or why it could not).
@@ -544,25 +554,10 @@ impl DynamoStore {
     }
 
     pub async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
-        let pk = keys::appointment(&id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, string(&pk))
-            .key(keys::SK, string(keys::APPOINTMENT))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::request("GetItem", e))?;
-        output
-            .item
-            .map(|item| {
-                serde_dynamo::from_item::<_, AppointmentRecord>(item)
-                    .map(AppointmentRecord::into_appointment)
-                    .map_err(|e| StoreError::corrupt(&pk, e))
-            })
-            .transpose()
+        Ok(self
+            .get_record::<AppointmentRecord>(&keys::appointment(&id), keys::APPOINTMENT)
+            .await?
+            .map(AppointmentRecord::into_appointment))
     }
 
     /// One page of a dashboard: a client's (gsi1) or an expert's (gsi2) appointments in start
@@ -635,21 +630,20 @@ impl DynamoStore {
         Ok((appointments, more))
     }
 
-    /// Records the client's problem report on a confirmed appointment, once, and takes it out
-    /// of the automatic-completion index. `Ok(false)`: not confirmed, or reported already.
-    pub async fn report_problem(
-        &self,
-        appointment: AppointmentId,
-        report: &ProblemReport,
-    ) -> Result<bool, StoreError> {
-        let key = keys::appointment(&appointment);
-        let result = self
+    /// Records the client's problem report on a confirmed appointment, once. It takes the
+    /// session off automatic completion; an authorisation still due for capture stays on the
+    /// sweep's index for that. `Ok(false)`: not confirmed, or reported already.
+    pub async fn report_problem(&self, appointment: &Appointment) -> Result<bool, StoreError> {
+        let key = keys::appointment(&appointment.id);
+        let Some(report) = &appointment.problem else {
+            return Ok(false);
+        };
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(keys::PK, string(&key))
             .key(keys::SK, string(keys::APPOINTMENT))
-            .update_expression("SET problem = :problem REMOVE gsi4pk, gsi4sk")
             .condition_expression("#status = :confirmed AND attribute_not_exists(problem)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":confirmed", status_value(AppointmentStatus::Confirmed)?)
@@ -657,10 +651,26 @@ impl DynamoStore {
                 ":problem",
                 serde_dynamo::to_attribute_value(report)
                     .map_err(|e| StoreError::corrupt(&key, e))?,
-            )
-            .send()
-            .await;
-        conditional(result)
+            );
+        update = match appointment.sweep_due() {
+            Some(due) => {
+                let (pk, sk) = due_keys(due, &appointment.id);
+                update
+                    .update_expression(format!(
+                        "SET problem = :problem, {} = :due_pk, {} = :due_sk",
+                        keys::GSI_DUE_PK,
+                        keys::GSI_DUE_SK
+                    ))
+                    .expression_attribute_values(":due_pk", string(pk))
+                    .expression_attribute_values(":due_sk", string(sk))
+            }
+            None => update.update_expression(format!(
+                "SET problem = :problem REMOVE {}, {}",
+                keys::GSI_DUE_PK,
+                keys::GSI_DUE_SK
+            )),
+        };
+        conditional(update.send().await)
     }
 
     /// The payment records of sessions starting in `[from, to)` within one month (gsi3).
@@ -736,21 +746,14 @@ impl DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(self.outbox_entry(event)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if failed_conditions(&error).is_some() => Ok(false),
-            Err(error) => Err(StoreError::request("TransactWriteItems", error)),
-        }
+        self.transact_conditional(vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            self.outbox_entry(event)?,
+        ])
+        .await
     }
 
-    /// Appointments whose sweep time of kind `kind` (`HOLDS` or `COMPLETIONS`) has passed,
+    /// Appointments whose sweep time of kind `kind` (`HOLDS` or `SESSIONS`) has passed,
     /// oldest first, at most `limit`.
     pub async fn sweep_due(
         &self,
@@ -917,10 +920,10 @@ const REMINDERS: [(EventKind, Duration); 2] = [
 ];
 
 /// gsi4 keys: the sweep's partition for this kind, then `<when>#<id>`.
-fn due_keys(due: SweepDue, id: &AppointmentId) -> (String, String) {
+pub(super) fn due_keys(due: SweepDue, id: &AppointmentId) -> (String, String) {
     match due {
         SweepDue::HoldExpiry(at) => (keys::HOLDS.to_owned(), keys::by_start(at, id)),
-        SweepDue::Completion(at) => (keys::COMPLETIONS.to_owned(), keys::by_start(at, id)),
+        SweepDue::Session(at) => (keys::SESSIONS_DUE.to_owned(), keys::by_start(at, id)),
     }
 }
 
@@ -929,8 +932,28 @@ fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-fn status_value(status: AppointmentStatus) -> Result<AttributeValue, StoreError> {
+pub(super) fn status_value(status: AppointmentStatus) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(status).map_err(|e| StoreError::corrupt("status", e))
+}
+
+impl DynamoStore {
+    /// A transaction whose failed condition means "someone else got there first": `Ok(false)`.
+    pub(super) async fn transact_conditional(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if failed_conditions(&error).is_some() => Ok(false),
+            Err(error) => Err(StoreError::request("TransactWriteItems", error)),
+        }
+    }
 }
 
 /// The positions of the items whose conditions failed, when the transaction was cancelled for

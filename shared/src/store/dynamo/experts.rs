@@ -20,6 +20,7 @@ use super::{DynamoStore, keys, string};
 use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
 use crate::booking::ClaimDay;
 use crate::calendar::freshness::{self, CalendarReadState, CalendarVerdict};
+use crate::events::{DomainEvent, EventKind};
 use crate::experts::{
     ExpertProfile, ExpertSummary, PayoutState, ProfileDraft, Rating, SearchCursor, SearchQuery,
 };
@@ -53,6 +54,8 @@ struct ProfileRecord {
     charges_enabled: bool,
     #[serde(default)]
     payouts_enabled: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    past_due: Vec<String>,
     #[serde(default)]
     version: u64,
     /// Counted by the calendar connections' own writes.
@@ -84,6 +87,7 @@ impl ProfileRecord {
             rating_sum: 0,
             charges_enabled: false,
             payouts_enabled: false,
+            past_due: Vec::new(),
             version: 1,
             calendar_connections: 0,
             search_entries: 0,
@@ -111,6 +115,7 @@ impl ProfileRecord {
             payouts: PayoutState {
                 charges_enabled: self.charges_enabled,
                 payouts_enabled: self.payouts_enabled,
+                past_due: self.past_due.clone(),
             },
             rating: Rating::from_totals(self.rating_count, self.rating_sum),
             calendar_connected: self.calendar_connections > 0,
@@ -233,7 +238,7 @@ impl DynamoStore {
             record.rate_amount = draft.hourly_rate.amount;
             record.currency = draft.hourly_rate.currency;
             record.time_zone = draft.time_zone.name().to_owned();
-            Ok(())
+            Ok(None)
         })
         .await
     }
@@ -247,9 +252,13 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<ExpertProfile, StoreError> {
         self.modify_profile(id, now, |record| {
+            let took_charges = record.to_profile()?.payouts.takes_charges();
             record.charges_enabled = payouts.charges_enabled;
             record.payouts_enabled = payouts.payouts_enabled;
-            Ok(())
+            record.past_due = payouts.past_due.clone();
+            // Told once, in the write that stops the bookings.
+            Ok((took_charges && !payouts.takes_charges())
+                .then(|| DomainEvent::about_expert(EventKind::PayoutsRestricted, id, now)))
         })
         .await
     }
@@ -259,15 +268,15 @@ impl DynamoStore {
         &self,
         id: ExpertId,
         now: DateTime<Utc>,
-        change: impl Fn(&mut ProfileRecord) -> Result<(), StoreError>,
+        change: impl Fn(&mut ProfileRecord) -> Result<Option<DomainEvent>, StoreError>,
     ) -> Result<ExpertProfile, StoreError> {
         for attempt in 0..WRITE_ATTEMPTS {
             back_off_after_first(attempt).await;
             let (mut record, settings) = self.expert_for_write(id).await?;
-            change(&mut record)?;
+            let event = change(&mut record)?;
             record.updated_at = now;
             if self
-                .write_expert(&mut record, settings.as_ref(), None)
+                .write_expert(&mut record, settings.as_ref(), None, event.as_ref())
                 .await?
             {
                 return record.into_profile();
@@ -348,7 +357,7 @@ impl DynamoStore {
             back_off_after_first(attempt).await;
             let (mut profile, _) = self.expert_for_write(id).await?;
             if self
-                .write_expert(&mut profile, Some(settings), Some(&record))
+                .write_expert(&mut profile, Some(settings), Some(&record), None)
                 .await?
             {
                 return Ok(());
@@ -411,6 +420,7 @@ impl DynamoStore {
         profile: &mut ProfileRecord,
         settings: Option<&AvailabilitySettings>,
         new_settings: Option<&SettingsRecord>,
+        event: Option<&DomainEvent>,
     ) -> Result<bool, StoreError> {
         let read_version = profile.version;
         let old_entries = profile.search_entries;
@@ -435,7 +445,8 @@ impl DynamoStore {
                             "SET display_name = :name, bio = :bio, specializations = :specs, \
                          rate_amount = :amount, currency = :currency, time_zone = :tz, \
                          charges_enabled = :charges, payouts_enabled = :payouts, \
-                         updated_at = :updated, version = :next, search_entries = :entries",
+                         past_due = :past_due, updated_at = :updated, version = :next, \
+                         search_entries = :entries",
                         )
                         .condition_expression("version = :read")
                         .expression_attribute_values(":name", string(&profile.display_name))
@@ -456,6 +467,10 @@ impl DynamoStore {
                             AttributeValue::Bool(profile.payouts_enabled),
                         )
                         .expression_attribute_values(
+                            ":past_due",
+                            AttributeValue::L(profile.past_due.iter().map(string).collect()),
+                        )
+                        .expression_attribute_values(
                             ":updated",
                             string(timestamp(profile.updated_at)),
                         )
@@ -469,6 +484,9 @@ impl DynamoStore {
         ];
         if let Some(record) = new_settings {
             items.push(self.put(&record.pk, record)?);
+        }
+        if let Some(event) = event {
+            items.push(self.outbox_entry(event)?);
         }
         let entries_pk = keys::search_entries(&current.id);
         for (position, partition) in (0..).zip(&partitions) {

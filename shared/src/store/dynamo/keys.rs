@@ -9,7 +9,7 @@
 //! | busy time (calendars) | `EXPERT#<exp_id>`  | `BUSY#<end>#<source>#<ref>` |
 //! | claims of one UTC day | `EXPERT#<exp_id>`  | `BUSY#<yyyy-mm-dd>#claims` (versioned) |
 //! | appointment           | `APPT#<apt_id>`    | `APPT` (gsi1: `CLIENT#<sub>`/`<start>#<apt_id>`, gsi2: `EXPERT#<exp_id>`/`<start>#<apt_id>`) |
-//! | (gsi4 on appointments) | `HOLDS` / `<hold expiry>#<apt_id>` while pending_payment, `COMPLETIONS` / `<end + 24 h>#<apt_id>` while confirmed |
+//! | (gsi4 on appointments) | `HOLDS` / `<hold expiry>#<apt_id>` while pending_payment, `SESSIONS` / `<capture due or end + 24 h>#<apt_id>` while confirmed |
 //! | payment of an appointment | `APPT#<apt_id>` | `PAYMENT` (gsi3: `PAYMENTS#<yyyy-mm>` / `<start>#<apt_id>`) |
 //! | message               | `APPT#<apt_id>` | `MSG#<msg ulid>` |
 //! | review (once per appointment: marker `APPT#<apt_id>` / `REVIEW`) | `REVIEWS#<exp_id>` | `<created>#<apt_id>` |
@@ -83,8 +83,9 @@ pub const PAYMENT: &str = "PAYMENT";
 pub const GSI_DUE: &str = "gsi4";
 /// Unpaid holds by expiry.
 pub const HOLDS: &str = "HOLDS";
-/// Confirmed sessions by the time they complete automatically.
-pub const COMPLETIONS: &str = "COMPLETIONS";
+/// Confirmed sessions by the next time the sweep acts on them: their authorisation's capture
+/// before it lapses, or their automatic completion, whichever comes first.
+pub const SESSIONS_DUE: &str = "SESSIONS";
 /// Reminder items by the time they are due.
 pub const REMINDERS: &str = "REMINDERS";
 pub const GSI_DUE_PK: &str = "gsi4pk";

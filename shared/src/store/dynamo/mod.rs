@@ -8,6 +8,7 @@ mod events;
 mod experts;
 pub mod keys;
 mod outbox;
+mod payments;
 
 pub use appointments::{BookOutcome, DashboardOwner};
 pub use calendars::{ImportedEvent, OAuthState, PushLookup, SyncWrite};
@@ -42,6 +43,28 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// One item read consistently and parsed as `R`; `None` when there is none.
+    async fn get_record<R: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<R>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(pk))
+            .key(keys::SK, string(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        output
+            .item
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(pk, e)))
+            .transpose()
     }
 }
 
