@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: formatting, lints, the template lint, every Rust test against
-# moto and Radicale (started here, stopped on exit), then the quick-start smoke test.
+# The README's test command: formatting, lints, the template lint, the OpenAPI document's
+# validity, every Rust test against moto and Radicale (started here, stopped on exit),
+# Schemathesis over the OpenAPI document against the dev server, then the quick-start smoke
+# test.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -16,6 +18,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p end-to-end --features stripe-live --all-targets --quiet -- -D warnings
 echo "== cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
+echo "== openapi-spec-validator"
+"$venv/bin/openapi-spec-validator" functions/booking-api/openapi.yaml
 
 log=$(mktemp)
 radicale_dir=$(mktemp -d)
@@ -24,6 +28,8 @@ emulator_start "$venv" "$(free_port)" "$log"
 radicale_start "$venv" "$(free_port)" "$radicale_dir"
 echo "== cargo test (moto on $AWS_ENDPOINT_URL, Radicale on $RADICALE_URL)"
 cargo test --workspace
+echo "== schemathesis over openapi.yaml (a token of each group)"
+bash infra/contract.sh "$venv"
 emulator_stop
 radicale_stop
 

@@ -64,12 +64,18 @@ pub fn mint(
     )
 }
 
-/// Checks signature, algorithm, expiry, issuer and audience, as the HTTP API's JWT authorizer
-/// does, and returns every claim.
+/// How far ahead of our clock a token's `nbf` or `iat` may be: issuers' clocks drift a little,
+/// a token from the future is forged or broken.
+pub const CLOCK_SKEW_SECONDS: u64 = 60;
+
+/// Checks signature, algorithm, expiry, issuer and audience, and that the token is not from
+/// the future (`nbf`, `iat` at most [`CLOCK_SKEW_SECONDS`] ahead), as the HTTP API's JWT
+/// authorizer does, and returns every claim.
 pub fn verify(
     secret: &str,
     token: &str,
 ) -> Result<Map<String, Value>, jsonwebtoken::errors::Error> {
+    use jsonwebtoken::errors::{Error, ErrorKind};
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_issuer(&[ISSUER]);
@@ -80,6 +86,14 @@ pub fn verify(
         &DecodingKey::from_secret(secret.as_bytes()),
         &validation,
     )?;
+    let latest = jsonwebtoken::get_current_timestamp() + CLOCK_SKEW_SECONDS;
+    for claim in ["nbf", "iat"] {
+        match data.claims.get(claim) {
+            None => {}
+            Some(value) if value.as_u64().is_some_and(|at| at <= latest) => {}
+            Some(_) => return Err(Error::from(ErrorKind::ImmatureSignature)),
+        }
+    }
     Ok(data.claims)
 }
 
@@ -102,6 +116,40 @@ mod tests {
         assert_eq!(claims["sub"], "alice");
         assert_eq!(claims["email"], "a@example.com");
         assert_eq!(claims["cognito:groups"], serde_json::json!(["experts"]));
+    }
+
+    #[test]
+    fn a_token_from_the_future_is_refused_beyond_the_clock_skew() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let token = |extra: serde_json::Value| {
+            let mut claims = serde_json::json!({
+                "sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": now + 7_200,
+            });
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"s3cret"),
+            )
+            .unwrap()
+        };
+        for (claim, offset, accepted) in [
+            ("nbf", 3_600, false),
+            ("iat", 3_600, false),
+            ("nbf", CLOCK_SKEW_SECONDS + 5, false),
+            ("iat", CLOCK_SKEW_SECONDS - 5, true),
+            ("nbf", 0, true),
+        ] {
+            let verified = verify("s3cret", &token(serde_json::json!({ claim: now + offset })));
+            assert_eq!(verified.is_ok(), accepted, "{claim} {offset} s ahead");
+        }
+        assert!(
+            verify("s3cret", &token(serde_json::json!({"iat": "soon"}))).is_err(),
+            "an iat that is not a time"
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl DevServerOptions {
             port,
             jwt_secret: dev_jwt::secret_from_env(),
             stripe: env("STRIPE_SECRET_KEY").map(|secret_key| StripeSettings {
-                secret_key,
+                secret_key: secret_key.into(),
                 api_base: env("STRIPE_API_BASE"),
             }),
             stripe_port: env("STRIPE_PORT")
@@ -160,7 +160,7 @@ impl DevServer {
                 let stripe_listener = TcpListener::bind(("127.0.0.1", options.stripe_port)).await?;
                 let stripe_address = server.spawn(stripe_listener)?;
                 let settings = StripeSettings {
-                    secret_key: LOCAL_STRIPE_KEY.to_owned(),
+                    secret_key: LOCAL_STRIPE_KEY.to_owned().into(),
                     api_base: Some(format!("http://{stripe_address}")),
                 };
                 (settings, Some(server))
@@ -302,7 +302,7 @@ async fn provider_server(
         let endpoints = server.endpoints(family);
         OAuthProviderSettings {
             client_id: client.id,
-            client_secret: client.secret,
+            client_secret: client.secret.into(),
             auth_url: endpoints.auth_url,
             token_url: endpoints.token_url,
             revoke_url: endpoints.revoke_url,
@@ -327,7 +327,10 @@ fn gateway(
         ),
         (
             STRIPE_WEBHOOK_FUNCTION.to_owned(),
-            stripe_webhook::router(services.clone(), vec![options.webhook_secret.clone()])?,
+            stripe_webhook::router(
+                services.clone(),
+                vec![options.webhook_secret.clone().into()],
+            )?,
         ),
     ]);
     Ok(Gateway::new(

@@ -74,15 +74,24 @@ impl Caller {
     }
 }
 
-/// HTTP APIs flatten array claims into one string: `[experts clients]`. A JSON array
-/// (`["experts"]`), a comma list or a single name are accepted as well, so the parser does not
-/// depend on which authorizer produced the claims.
+/// `cognito:groups` is a JSON array in the token; HTTP APIs flatten array claims into one
+/// string, `[experts clients]` (unambiguous: Cognito group names hold no white space).
+/// Exactly these two shapes are read: a name that merely contains another (`["x,admins"]`)
+/// grants nothing.
 fn parse_groups(raw: &str) -> Vec<Group> {
-    let mut groups: Vec<Group> = raw
-        .split([' ', ',', '[', ']'])
-        .map(|name| name.trim().trim_matches('"'))
-        .filter_map(Group::from_name)
+    let names: Vec<String> = match serde_json::from_str::<Vec<String>>(raw) {
+        Ok(names) => names,
+        Err(_) => raw
+            .strip_prefix('[')
+            .and_then(|inner| inner.strip_suffix(']'))
+            .map(|inner| inner.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default(),
+    };
+    let mut groups: Vec<Group> = names
+        .iter()
+        .filter_map(|name| Group::from_name(name))
         .collect();
+    groups.sort_by_key(|g| g.name());
     groups.dedup();
     groups
 }
@@ -99,18 +108,23 @@ mod tests {
     }
 
     #[test]
-    fn groups_are_read_in_every_shape_authorizers_produce() {
+    fn groups_are_read_from_a_json_array_or_the_http_apis_flattening_only() {
         let cases = [
-            ("[experts clients]", vec![Group::Experts, Group::Clients]),
+            ("[experts clients]", vec![Group::Clients, Group::Experts]),
             ("[experts]", vec![Group::Experts]),
             (
                 r#"["admins","clients"]"#,
                 vec![Group::Admins, Group::Clients],
             ),
-            ("clients", vec![Group::Clients]),
-            ("experts,admins", vec![Group::Experts, Group::Admins]),
             ("[]", vec![]),
             ("[superusers]", vec![]),
+            // A group whose name holds another's grants nothing.
+            (r#"["x,admins"]"#, vec![]),
+            ("[x,admins]", vec![]),
+            // Shapes no authorizer produces.
+            ("clients", vec![]),
+            ("experts,admins", vec![]),
+            (r#"[ "admins" ]"#, vec![Group::Admins]),
         ];
         for (raw, expected) in cases {
             assert_eq!(parse_groups(raw), expected, "claim {raw}");

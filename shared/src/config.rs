@@ -1,7 +1,9 @@
 //! Settings read once per cold start from the environment into a typed struct. In AWS the
 //! Stripe secrets come from Secrets Manager through the template; there are no defaults for
-//! secrets.
+//! secrets, and every secret is a `SecretString`: printing the settings (their `Debug`, a
+//! log line) shows `[REDACTED]`, never the value.
 
+use secrecy::SecretString;
 use thiserror::Error;
 
 use crate::payments::StripeSettings;
@@ -14,7 +16,7 @@ pub struct Settings {
     pub stripe: StripeSettings,
     /// `STRIPE_WEBHOOK_SECRETS`: comma-separated signing secrets (the platform endpoint's, the
     /// Connect endpoint's, and an old one while rotating). Only the webhook function needs them.
-    pub stripe_webhook_secrets: Vec<String>,
+    pub stripe_webhook_secrets: Vec<SecretString>,
     /// `FRONTEND_URL`: where Stripe sends experts back after onboarding.
     pub frontend_url: String,
     /// `MEETING_BASE_URL`: the video provider's room URL prefix (Jitsi Meet by default).
@@ -46,26 +48,15 @@ pub struct CalendarSettings {
 
 /// One OAuth provider: our client's credentials and where its endpoints are. Only the
 /// endpoints differ between the real providers and our test server.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OAuthProviderSettings {
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: SecretString,
     pub auth_url: String,
     pub token_url: String,
     /// Google's revocation endpoint; Microsoft offers none per token.
     pub revoke_url: Option<String>,
     pub api_base: String,
-}
-
-impl std::fmt::Debug for OAuthProviderSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthProviderSettings")
-            .field("client_id", &self.client_id)
-            .field("auth_url", &self.auth_url)
-            .field("token_url", &self.token_url)
-            .field("api_base", &self.api_base)
-            .finish_non_exhaustive()
-    }
 }
 
 impl OAuthProviderSettings {
@@ -76,7 +67,7 @@ impl OAuthProviderSettings {
         let [auth, token, revoke, api] = defaults;
         Some(OAuthProviderSettings {
             client_id: var("CLIENT_ID")?,
-            client_secret: var("CLIENT_SECRET")?,
+            client_secret: var("CLIENT_SECRET")?.into(),
             auth_url: var("AUTH_URL").or(auth.map(str::to_owned))?,
             token_url: var("TOKEN_URL").or(token.map(str::to_owned))?,
             revoke_url: var("REVOKE_URL").or(revoke.map(str::to_owned)),
@@ -115,10 +106,13 @@ impl Settings {
         Ok(Settings {
             table_name: required("TABLE_NAME")?,
             stripe: StripeSettings {
-                secret_key: required("STRIPE_SECRET_KEY")?,
+                secret_key: required("STRIPE_SECRET_KEY")?.into(),
                 api_base: optional("STRIPE_API_BASE"),
             },
-            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS"),
+            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRETS")
+                .into_iter()
+                .map(SecretString::from)
+                .collect(),
             frontend_url: optional("FRONTEND_URL")
                 .unwrap_or_else(|| "http://localhost:5173".to_owned()),
             meeting_base_url: optional("MEETING_BASE_URL")
@@ -173,4 +167,51 @@ fn required(name: &'static str) -> Result<String, ConfigError> {
 /// at the local emulator without any code knowing about it.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printing_the_settings_shows_no_secret() {
+        let oauth = OAuthProviderSettings {
+            client_id: "client-id".into(),
+            client_secret: "oauth-client-secret-value".to_owned().into(),
+            auth_url: "https://auth".into(),
+            token_url: "https://token".into(),
+            revoke_url: None,
+            api_base: "https://api".into(),
+        };
+        let settings = Settings {
+            table_name: "table".into(),
+            stripe: StripeSettings {
+                secret_key: "sk_live_secret_value".to_owned().into(),
+                api_base: None,
+            },
+            stripe_webhook_secrets: vec!["whsec_secret_value".to_owned().into()],
+            frontend_url: "https://app".into(),
+            meeting_base_url: DEFAULT_MEETING_BASE_URL.into(),
+            mail_from: DEFAULT_MAIL_FROM.into(),
+            operations_email: None,
+            event_bus_name: None,
+            calendars: Some(CalendarSettings {
+                key_id: "key".into(),
+                sync_queue_url: "queue".into(),
+                allowed_local_hosts: Vec::new(),
+                google: Some(oauth.clone()),
+                microsoft: Some(oauth),
+                public_api_url: None,
+            }),
+        };
+        let printed = format!("{settings:?} {settings:#?}");
+        for secret in [
+            "sk_live_secret_value",
+            "whsec_secret_value",
+            "oauth-client-secret-value",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        assert!(printed.contains("REDACTED"));
+    }
 }

@@ -61,8 +61,11 @@ impl std::fmt::Display for ValidationErrors {
     }
 }
 
-/// Checks a free-text field: trimmed, within `max_chars` characters, non-empty when required.
-/// Returns the trimmed text.
+/// Checks a free-text field that people will read: NFC-normalised and trimmed, within
+/// `max_chars` characters, non-empty when required, and honest to look at: no control
+/// characters (but line breaks and tabs), no bidirectional overrides or isolates (which make
+/// text read in another order than it is written), no combining mark without a letter to
+/// sit on, and something visible when anything is given. Returns the normalised text.
 pub fn text(
     errors: &mut ValidationErrors,
     pointer: &str,
@@ -70,7 +73,9 @@ pub fn text(
     required: bool,
     max_chars: usize,
 ) -> String {
-    let trimmed = raw.trim();
+    use unicode_normalization::UnicodeNormalization;
+    let normalised: String = raw.nfc().collect();
+    let trimmed = normalised.trim();
     if required && trimmed.is_empty() {
         errors.add(pointer, "must not be empty");
     }
@@ -83,7 +88,46 @@ pub fn text(
     {
         errors.add(pointer, "must not contain control characters");
     }
+    if trimmed.chars().any(is_bidi_control) {
+        errors.add(
+            pointer,
+            "must not contain bidirectional override or isolate characters",
+        );
+    }
+    if has_loose_combining_mark(trimmed) {
+        errors.add(
+            pointer,
+            "must not start a word with a combining mark (it needs a letter before it)",
+        );
+    }
+    if !trimmed.is_empty() && trimmed.chars().all(is_invisible) {
+        errors.add(pointer, "must contain visible characters");
+    }
     trimmed.to_owned()
+}
+
+/// U+202A-U+202E (embeddings and overrides) and U+2066-U+2069 (isolates).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, the word joiner, the byte
+/// order mark, and white space.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}')
+}
+
+/// A combining mark at the start of the text or after white space has no base to combine with.
+fn has_loose_combining_mark(text: &str) -> bool {
+    use unicode_normalization::char::is_combining_mark;
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if is_combining_mark(c) && previous.is_none_or(|p| p.is_whitespace() || p.is_control()) {
+            return true;
+        }
+        previous = Some(c);
+    }
+    false
 }
 
 /// Checks that an integer lies in `min..=max`.
@@ -118,6 +162,41 @@ mod tests {
         text(&mut errors, "/d", "bell\u{7}", false, 50);
         let pointers: Vec<_> = errors.errors().iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(pointers, ["/b", "/c", "/d"]);
+    }
+
+    #[test]
+    fn shown_text_is_normalised_and_refuses_what_hides_or_reorders_it() {
+        let mut errors = ValidationErrors::new();
+        // "é" as e + combining acute becomes the one precomposed character.
+        assert_eq!(
+            text(&mut errors, "/n", "Ame\u{301}lie", true, 50),
+            "Am\u{e9}lie"
+        );
+        assert!(errors.is_empty());
+        let refused = [
+            "evil\u{202E}txt.exe",
+            "a\u{2066}b\u{2069}",
+            "\u{200B}\u{200B}",
+            "\u{200D}",
+            "\u{301}accent first",
+            "word \u{308}",
+        ];
+        for raw in refused {
+            let mut errors = ValidationErrors::new();
+            text(&mut errors, "/n", raw, true, 50);
+            assert_eq!(errors.errors().len(), 1, "{raw:?}: {errors}");
+        }
+        // Joiners inside real text (emoji sequences, scripts) are fine.
+        let mut errors = ValidationErrors::new();
+        text(
+            &mut errors,
+            "/n",
+            "family \u{1F468}\u{200D}\u{1F469}",
+            true,
+            50,
+        );
+        text(&mut errors, "/n", "\u{915}\u{94D}\u{937}", true, 50);
+        assert!(errors.is_empty(), "{errors}");
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn key() -> String {
 
 fn gateway() -> StripeGateway {
     StripeGateway::new(&StripeSettings {
-        secret_key: key(),
+        secret_key: key().into(),
         api_base: None,
     })
     .unwrap()

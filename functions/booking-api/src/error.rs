@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http_problem::error_chain;
 use marketplace::error::ServiceError;
+use marketplace::payments::PaymentError;
 use marketplace::validation::{FieldError, ValidationErrors};
 
 #[derive(Debug)]
@@ -176,6 +177,14 @@ impl IntoResponse for ApiError {
                 "conflict",
                 "Changed concurrently",
                 "Another request changed this resource at the same moment; send yours again."
+                    .into(),
+                &[],
+            ),
+            ApiError::Service(ServiceError::Payment(PaymentError::CapturedOtherAmount { .. })) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Changed concurrently",
+                "The payment was settled by another request at the same moment (a cancellation and a completion); read the appointment again."
                     .into(),
                 &[],
             ),

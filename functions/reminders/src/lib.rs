@@ -9,25 +9,11 @@ use marketplace::booking::SweepReport;
 use marketplace::error::ServiceError;
 use marketplace::services::Services;
 
-/// One run; the scheduled event carries nothing we need.
+/// One run; the scheduled event carries nothing we need. Each part runs whatever became of
+/// the others (a failed calendar queue must not hold up the outbox relay); the run fails if
+/// any part did, after all of them ran.
 pub async fn run(services: &Services) -> Result<SweepReport, ServiceError> {
-    let report = services.bookings.sweep().await?;
-    if let Some(calendars) = &services.calendars {
-        let queued = calendars.enqueue_due().await?;
-        if queued > 0 {
-            tracing::info!(queued, "calendar syncs queued");
-        }
-    }
-    if let Some(relay) = &services.relay {
-        let relayed = relay.run().await?;
-        if relayed.published + relayed.failed > 0 {
-            tracing::info!(
-                published = relayed.published,
-                failed = relayed.failed,
-                "events relayed"
-            );
-        }
-    }
+    let report = services.bookings.sweep().await;
     if report != SweepReport::default() {
         tracing::info!(
             expired = report.expired,
@@ -39,5 +25,25 @@ pub async fn run(services: &Services) -> Result<SweepReport, ServiceError> {
             "swept"
         );
     }
-    Ok(report)
+    let queued = match &services.calendars {
+        Some(calendars) => calendars.enqueue_due().await.map(|queued| {
+            if queued > 0 {
+                tracing::info!(queued, "calendar syncs queued");
+            }
+        }),
+        None => Ok(()),
+    };
+    let relayed = match &services.relay {
+        Some(relay) => relay.run().await.map(|relayed| {
+            if relayed.published + relayed.failed > 0 {
+                tracing::info!(
+                    published = relayed.published,
+                    failed = relayed.failed,
+                    "events relayed"
+                );
+            }
+        }),
+        None => Ok(()),
+    };
+    queued.and(relayed).map(|()| report)
 }

@@ -6,15 +6,21 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode};
 use http_problem::{error_chain, problem};
 use marketplace::payments::webhook::{self, WebhookRejection};
 use marketplace::services::Services;
+use secrecy::SecretString;
 
 pub const PATH: &str = "/v1/webhooks/stripe";
+
+/// Larger bodies are refused (413 problem+json) before they are read; Stripe's events are a
+/// few kilobytes.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 #[derive(Debug)]
 pub struct NoSecrets;
@@ -29,20 +35,46 @@ impl std::error::Error for NoSecrets {}
 
 struct Webhook {
     services: Services,
-    secrets: Vec<String>,
+    secrets: Vec<SecretString>,
 }
 
 /// The webhook router. Without a signing secret it refuses to be built: there is no default.
-pub fn router(services: Services, secrets: Vec<String>) -> Result<Router, NoSecrets> {
+pub fn router(services: Services, secrets: Vec<SecretString>) -> Result<Router, NoSecrets> {
     if secrets.is_empty() {
         return Err(NoSecrets);
     }
     Ok(Router::new()
         .route(PATH, post(receive))
+        .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
         .with_state(Arc::new(Webhook { services, secrets })))
 }
 
-async fn receive(State(webhook): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(webhook): State<Arc<Webhook>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "The body is too large",
+                &format!("Events are limited to {MAX_EVENT_BYTES} bytes."),
+                &[],
+            );
+        }
+        Err(rejection) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "malformed-event",
+                "Body unreadable",
+                &rejection.body_text(),
+                &[],
+            );
+        }
+    };
     let Ok(payload) = std::str::from_utf8(&body) else {
         return problem(
             StatusCode::BAD_REQUEST,

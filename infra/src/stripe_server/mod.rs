@@ -67,6 +67,10 @@ struct Ledger {
     requests: HashMap<String, u64>,
     /// Failures to inject: (method, path prefix, status), used once each.
     failures: Vec<(Method, String, StatusCode)>,
+    /// Failures to answer after the request ran: (method, path prefix, status), once each.
+    failures_after: Vec<(Method, String, StatusCode)>,
+    /// Requests answered 409 because their key was in flight.
+    conflicts: u64,
     /// Requests held in flight before they run: (method, path prefix, how long), once each.
     delays: Vec<(Method, String, Duration)>,
 }
@@ -89,6 +93,8 @@ impl StripeServer {
                 keys: IdempotencyKeys::default(),
                 requests: HashMap::new(),
                 failures: Vec::new(),
+                failures_after: Vec::new(),
+                conflicts: 0,
                 delays: Vec::new(),
             }),
             config,
@@ -199,6 +205,19 @@ impl StripeServer {
         self.ledger()
             .failures
             .push((method, path.to_owned(), status));
+    }
+
+    /// The next request of `method` whose path starts with `path` runs, and then answers
+    /// `status` (kept under its key like any answer): a 5xx whose effect happened.
+    pub fn fail_after_next(&self, method: Method, path: &str, status: StatusCode) {
+        self.ledger()
+            .failures_after
+            .push((method, path.to_owned(), status));
+    }
+
+    /// How many requests were answered 409 `idempotency_key_in_use`.
+    pub fn key_conflicts(&self) -> u64 {
+        self.ledger().conflicts
     }
 
     /// The next request of `method` whose path starts with `path` stays in flight for `delay`
@@ -429,7 +448,10 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
         (lookup, delay)
     };
     let answer = match lookup {
-        Lookup::InFlight => key_in_use(),
+        Lookup::InFlight => {
+            server.ledger().conflicts += 1;
+            key_in_use()
+        }
         Lookup::Replay(status, body) => (status, body),
         Lookup::Mismatch => stripe_error(
             StatusCode::BAD_REQUEST,
@@ -437,43 +459,83 @@ async fn dispatch(State(server): State<Arc<StripeServer>>, request: Request) -> 
             None,
             "Keys for idempotent requests can only be used with the same parameters they were first used with.",
         ),
+        // Run apart from the caller's connection, as at Stripe: a caller that gives up (a
+        // timeout) does not stop the request, and its key still gets its answer.
         Lookup::New => {
-            if let Some(delay) = delay {
-                tokio::time::sleep(delay).await;
-            }
-            let mut events = Vec::new();
-            let answer = {
-                let mut ledger = server.ledger();
-                let answer = match take_matching(&mut ledger.failures, &parts.method, &path) {
-                    Some(status) => stripe_error(status, "api_error", None, "Injected failure"),
-                    None => route(
-                        &mut ledger.objects,
-                        &parts.method,
-                        &segments,
-                        &params,
-                        &mut events,
-                    ),
-                };
-                if let Some(key) = &idempotency_key {
-                    ledger.keys.finish(key, answer.0, &answer.1);
-                }
-                answer
-            };
-            let deliveries = server.deliver(events);
-            if server
-                .deliveries
-                .ahead_of_answers
-                .load(std::sync::atomic::Ordering::SeqCst)
-            {
-                for delivery in deliveries {
-                    // A delivery that failed was logged where it ran.
-                    let _ = delivery.await;
-                }
-            }
-            answer
+            let running = tokio::spawn(execute(
+                server.clone(),
+                parts.method.clone(),
+                path,
+                params,
+                idempotency_key,
+                delay,
+            ));
+            running.await.unwrap_or_else(|_| {
+                stripe_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "api_error",
+                    None,
+                    "The test server failed",
+                )
+            })
         }
     };
     json_response(answer)
+}
+
+/// Runs one new request (after its delay, if any), keeps its answer under its key and sends
+/// its events.
+async fn execute(
+    server: Arc<StripeServer>,
+    method: Method,
+    path: String,
+    params: Params,
+    idempotency_key: Option<String>,
+    delay: Option<Duration>,
+) -> Answer {
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut events = Vec::new();
+    let answer = {
+        let mut ledger = server.ledger();
+        let mut answer = match take_matching(&mut ledger.failures, &method, &path) {
+            Some(status) => stripe_error(status, "api_error", None, "Injected failure"),
+            None => route(
+                &mut ledger.objects,
+                &method,
+                &segments,
+                &params,
+                &mut events,
+            ),
+        };
+        // The request ran, but its answer is lost to a failure (the caller cannot tell).
+        if let Some(status) = take_matching(&mut ledger.failures_after, &method, &path) {
+            answer = stripe_error(
+                status,
+                "api_error",
+                None,
+                "Injected failure after the request ran",
+            );
+        }
+        if let Some(key) = &idempotency_key {
+            ledger.keys.finish(key, answer.0, &answer.1);
+        }
+        answer
+    };
+    let deliveries = server.deliver(events);
+    if server
+        .deliveries
+        .ahead_of_answers
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        for delivery in deliveries {
+            // A delivery that failed was logged where it ran.
+            let _ = delivery.await;
+        }
+    }
+    answer
 }
 
 /// Stripe takes the key as a bearer token or as the Basic-auth user name (`curl -u sk_...:`).

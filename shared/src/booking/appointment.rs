@@ -192,6 +192,10 @@ pub struct Appointment {
     /// SEQUENCE.
     #[serde(skip)]
     pub revision: u32,
+    /// How many writes the stored appointment has seen: a write conditional on it holds only
+    /// if nothing else was written since the read.
+    #[serde(skip)]
+    pub version: u64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -398,6 +402,7 @@ impl Appointment {
             completion: None,
             problem: None,
             revision: 0,
+            version: 0,
             created_at: now,
         }
     }

@@ -26,6 +26,11 @@ pub struct PaymentRecord {
     pub dispute_status: Option<String>,
     #[serde(default)]
     pub dispute_amount: i64,
+    /// What the dispute took from the platform's balance, and gave back.
+    #[serde(default)]
+    pub dispute_withdrawn: i64,
+    #[serde(default)]
+    pub dispute_reinstated: i64,
 }
 
 /// `GET /v1/experts/me/earnings?from=&to=` as sent: sessions starting in the window.
@@ -72,7 +77,7 @@ pub struct EarningsLine {
     pub refunds: i64,
     /// What the expert keeps: gross - refunds - platform fees.
     pub net: i64,
-    /// Money in disputes still being decided (withdrawn from the platform's balance meanwhile).
+    /// Money withdrawn in disputes still being decided (an inquiry withdraws nothing).
     pub disputed: i64,
     /// Money lost in disputes decided for the cardholder (the platform's balance paid it).
     pub lost: i64,
@@ -113,11 +118,10 @@ pub fn summarize(
         line.refunds += record.amount_refunded;
         line.platform_fees += record.fee_kept();
         line.net = line.gross - line.refunds - line.platform_fees;
+        let withheld = record.dispute_withdrawn - record.dispute_reinstated;
         match record.dispute_status.as_deref() {
-            Some("lost") => line.lost += record.dispute_amount,
-            Some(status) if crate::payments::dispute::is_open(status) => {
-                line.disputed += record.dispute_amount
-            }
+            Some("lost") => line.lost += withheld,
+            Some(status) if crate::payments::dispute::is_open(status) => line.disputed += withheld,
             _ => {}
         }
     }
@@ -138,6 +142,8 @@ mod tests {
             amount_refunded: refunded,
             dispute_status: None,
             dispute_amount: 0,
+            dispute_withdrawn: 0,
+            dispute_reinstated: 0,
         }
     }
 
@@ -166,19 +172,26 @@ mod tests {
 
     #[test]
     fn disputed_and_lost_money_is_shown_apart() {
-        let disputed = |status: &str| PaymentRecord {
+        let disputed = |status: &str, withdrawn: i64, reinstated: i64| PaymentRecord {
             dispute_status: Some(status.into()),
             dispute_amount: 18_000,
+            dispute_withdrawn: withdrawn,
+            dispute_reinstated: reinstated,
             ..record(18_000, 1_800, 0)
         };
         let lines = summarize([
-            (Currency::Usd, disputed("needs_response")),
-            (Currency::Usd, disputed("under_review")),
-            (Currency::Usd, disputed("lost")),
-            (Currency::Usd, disputed("won")),
+            (Currency::Usd, disputed("needs_response", 18_000, 0)),
+            (Currency::Usd, disputed("under_review", 18_000, 0)),
+            (Currency::Usd, disputed("warning_needs_response", 0, 0)),
+            (Currency::Usd, disputed("lost", 18_000, 0)),
+            (Currency::Usd, disputed("won", 18_000, 18_000)),
             (Currency::Usd, record(18_000, 1_800, 0)),
         ]);
-        assert_eq!((lines[0].disputed, lines[0].lost), (36_000, 18_000));
-        assert_eq!(lines[0].gross, 90_000, "a dispute is not a refund");
+        assert_eq!(
+            (lines[0].disputed, lines[0].lost),
+            (36_000, 18_000),
+            "an inquiry withdraws nothing; a won dispute gives it back"
+        );
+        assert_eq!(lines[0].gross, 108_000, "a dispute is not a refund");
     }
 }

@@ -382,7 +382,8 @@ impl BookingService {
         );
         let intent = self.current_intent(&appointment).await?;
         // While a dispute is open (or lost) the bank decides about the money: nothing moves.
-        let intent = intent.filter(|_| appointment.money_may_move());
+        // The fresh read catches one opened since the last webhook.
+        let intent = intent.filter(|i| appointment.money_may_move() && !i.disputed());
         let refund = match intent.as_ref().map(|i| i.state) {
             Some(PaymentIntentState::Authorized) | Some(PaymentIntentState::Captured) => {
                 settlement.refund
@@ -399,14 +400,14 @@ impl BookingService {
         // appointment before this request does, and must end it the same way.
         if !self
             .store
-            .set_cancelling(appointment.id, appointment.status, Some(&cancellation))
+            .set_cancelling(appointment.id, appointment.status, &cancellation)
             .await?
         {
             return Err(ServiceError::NotCancellable);
         }
         if let Err(error) = self.settle(intent.as_ref(), &settlement).await {
             self.store
-                .set_cancelling(appointment.id, appointment.status, None)
+                .withdraw_cancelling(appointment.id, appointment.status, &cancellation)
                 .await?;
             return Err(error);
         }

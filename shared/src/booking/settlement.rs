@@ -24,8 +24,11 @@ use crate::payments::{
 use crate::store::StoreError;
 use crate::store::dynamo::keys;
 
-/// Due items looked at per sweep and kind; the schedule runs every two minutes.
+/// Due items read per page; the schedule runs every two minutes.
 const SWEEP_BATCH: i32 = 100;
+/// How long a sweep pages on before leaving the rest to the next run (the reminders
+/// function's timeout is 60 s).
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
 
 /// Whether a payment that could not be started gives the hold back: only the request that
 /// made the hold does (a replay of it must not end the original's booking).
@@ -33,6 +36,15 @@ const SWEEP_BATCH: i32 = 100;
 pub(super) enum OnPaymentFailure {
     ReleaseHold,
     KeepHold,
+}
+
+/// What the sweep did to one item.
+#[derive(Clone, Copy, Debug, Default)]
+struct Swept {
+    expired: bool,
+    completed: bool,
+    captured: bool,
+    confirmed: bool,
 }
 
 /// What one sweep did.
@@ -47,8 +59,18 @@ pub struct SweepReport {
     pub reminders: usize,
     /// Holds that were in fact paid (a missed or late webhook).
     pub confirmed: usize,
-    /// Items that failed; each is logged and looked at again by the next sweep.
+    /// Items (or whole kinds) that failed; each is logged and looked at again by the next
+    /// sweep.
     pub failed: usize,
+}
+
+impl SweepReport {
+    fn add(&mut self, swept: Swept) {
+        self.expired += usize::from(swept.expired);
+        self.completed += usize::from(swept.completed);
+        self.captured += usize::from(swept.captured);
+        self.confirmed += usize::from(swept.confirmed);
+    }
 }
 
 /// What reconciling a PaymentIntent (or dispute) came to.
@@ -123,39 +145,86 @@ impl BookingService {
 
     /// The reminders function's sweep, run on a schedule: confirmed sessions whose
     /// authorisation must be captured before it lapses or that complete themselves, due
-    /// reminders, and unpaid holds whose time is up. Each item is handled on its own: one that
-    /// fails is logged and found again by the next sweep; the others go ahead.
-    pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+    /// reminders, and unpaid holds whose time is up. Each item is handled on its own, and each
+    /// kind too: what fails is logged and found again by the next sweep; the rest go ahead.
+    /// Sessions and holds are paged through until [`SWEEP_BUDGET`] is spent, so items that
+    /// cannot move yet (a capture that keeps failing, a payment still processing) never hide
+    /// the ones behind them.
+    pub async fn sweep(&self) -> SweepReport {
         let now = self.clock.now();
+        let started = std::time::Instant::now();
         let mut report = SweepReport::default();
-        for id in self
-            .store
-            .sweep_due(keys::SESSIONS_DUE, now, SWEEP_BATCH)
-            .await?
-        {
-            match self.sweep_session(id, now).await {
-                Ok((captured, completed)) => {
-                    report.captured += usize::from(captured);
-                    report.completed += usize::from(completed);
+        self.sweep_kind(
+            keys::SESSIONS_DUE,
+            now,
+            started,
+            &mut report,
+            |id| async move {
+                let (captured, completed) = self.sweep_session(id, now).await?;
+                Ok(Swept {
+                    captured,
+                    completed,
+                    ..Swept::default()
+                })
+            },
+        )
+        .await;
+        match self.store.due_reminders(now, SWEEP_BATCH).await {
+            Ok(due) => {
+                for (id, kind) in due {
+                    match self.fire_reminder(id, kind, now).await {
+                        Ok(fired) => report.reminders += usize::from(fired),
+                        Err(error) => failed(&mut report, Some(id), "reminder", &error),
+                    }
                 }
-                Err(error) => failed(&mut report, id, "session", &error),
+            }
+            Err(error) => failed(&mut report, None, "reminders", &error.into()),
+        }
+        self.sweep_kind(keys::HOLDS, now, started, &mut report, |id| async move {
+            Ok(match self.sweep_hold(id, now).await? {
+                HoldSwept::Confirmed => Swept {
+                    confirmed: true,
+                    ..Swept::default()
+                },
+                HoldSwept::Expired => Swept {
+                    expired: true,
+                    ..Swept::default()
+                },
+                HoldSwept::Untouched => Swept::default(),
+            })
+        })
+        .await;
+        report
+    }
+
+    /// Pages through the due items of gsi4 partition `kind`, handling each with `handle`.
+    async fn sweep_kind<Handled>(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        started: std::time::Instant,
+        report: &mut SweepReport,
+        handle: impl Fn(AppointmentId) -> Handled,
+    ) where
+        Handled: Future<Output = Result<Swept, ServiceError>>,
+    {
+        let mut cursor = None;
+        loop {
+            let (ids, next) = match self.store.sweep_due(kind, now, SWEEP_BATCH, cursor).await {
+                Ok(page) => page,
+                Err(error) => return failed(report, None, kind, &error.into()),
+            };
+            for id in ids {
+                match handle(id).await {
+                    Ok(swept) => report.add(swept),
+                    Err(error) => failed(report, Some(id), kind, &error),
+                }
+            }
+            match next {
+                Some(next) if started.elapsed() < SWEEP_BUDGET => cursor = Some(next),
+                _ => return,
             }
         }
-        for (id, kind) in self.store.due_reminders(now, SWEEP_BATCH).await? {
-            match self.fire_reminder(id, kind, now).await {
-                Ok(fired) => report.reminders += usize::from(fired),
-                Err(error) => failed(&mut report, id, "reminder", &error),
-            }
-        }
-        for id in self.store.sweep_due(keys::HOLDS, now, SWEEP_BATCH).await? {
-            match self.sweep_hold(id, now).await {
-                Ok(HoldSwept::Confirmed) => report.confirmed += 1,
-                Ok(HoldSwept::Expired) => report.expired += 1,
-                Ok(HoldSwept::Untouched) => {}
-                Err(error) => failed(&mut report, id, "hold", &error),
-            }
-        }
-        Ok(report)
     }
 
     /// A confirmed session due for the sweep: its authorisation is captured in full once its
@@ -171,11 +240,11 @@ impl BookingService {
         let Some(mut appointment) = self.store.appointment(id).await? else {
             return Ok((false, false));
         };
-        if appointment.status != AppointmentStatus::Confirmed {
+        // A cancellation in progress decides the money; its request finishes or withdraws it.
+        if appointment.status != AppointmentStatus::Confirmed || appointment.cancelling.is_some() {
             return Ok((false, false));
         }
         let captured = appointment.capture_due().is_some_and(|due| due <= now)
-            && appointment.cancelling.is_none()
             && self.capture_before_deadline(&mut appointment, now).await?;
         let completed = appointment.problem.is_none()
             && appointment.end + Duration::hours(AUTO_COMPLETE_HOURS) <= now
@@ -214,12 +283,60 @@ impl BookingService {
             }
             _ => return Ok(false),
         }
+        self.mark_captured(appointment.id, now).await?;
         appointment.captured_at = Some(now);
-        self.store
-            .save_payment_state(appointment, appointment.status, None)
-            .await?;
         tracing::info!(appointment_id = %appointment.id, payment_intent = intent.id, "captured before the authorisation's deadline");
         Ok(true)
+    }
+
+    /// Records that the held money was captured, so its deadline no longer applies.
+    async fn mark_captured(
+        &self,
+        id: AppointmentId,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        self.change_payment(id, |appointment| {
+            if appointment.captured_at.is_some() {
+                return None;
+            }
+            appointment.captured_at = Some(now);
+            Some(Vec::new())
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Changes the appointment's payment fields with `change`, on a fresh read each try, and
+    /// writes them only over that read's version: nothing another writer wrote meanwhile is
+    /// undone, and the sweep index follows the result. `change` answers the events to write
+    /// with it, or `None` for nothing to do. Answers whether this call wrote.
+    async fn change_payment(
+        &self,
+        id: AppointmentId,
+        change: impl Fn(&mut Appointment) -> Option<Vec<EventKind>>,
+    ) -> Result<bool, ServiceError> {
+        for _ in 0..super::service::ATTEMPTS {
+            let Some(read) = self.store.appointment(id).await? else {
+                return Ok(false);
+            };
+            let mut changed = read.clone();
+            let Some(kinds) = change(&mut changed) else {
+                return Ok(false);
+            };
+            let now = self.clock.now();
+            let events: Vec<DomainEvent> = kinds
+                .into_iter()
+                .map(|kind| DomainEvent::about(kind, &changed, now))
+                .collect();
+            if self
+                .store
+                .save_payment_state(&changed, &read, &events)
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Contention(id.to_string()).into())
     }
 
     /// Fires a reminder once: the reminder item is removed in the transaction that writes its
@@ -284,6 +401,11 @@ impl BookingService {
         appointment: Appointment,
         completion: Completion,
     ) -> Result<bool, ServiceError> {
+        if appointment.cancelling.is_some() {
+            return Err(ServiceError::NotCompletable(
+                "a cancellation of this session is in progress",
+            ));
+        }
         if let Some(intent) = self.current_intent(&appointment).await? {
             match intent.state {
                 PaymentIntentState::Authorized if appointment.money_may_move() => {
@@ -376,13 +498,15 @@ impl BookingService {
             (PaymentIntentState::Captured, AppointmentStatus::Confirmed)
                 if appointment.capture_due().is_some() =>
             {
-                let captured = Appointment {
-                    captured_at: Some(self.clock.now()),
-                    ..appointment.clone()
-                };
-                self.store
-                    .save_payment_state(&captured, appointment.status, None)
-                    .await?;
+                self.mark_captured(id, self.clock.now()).await?;
+            }
+            // Paid for a slot that was lost meanwhile (no party cancelled it): its money goes
+            // back, again on every event until it has (an earlier try may have failed).
+            (
+                PaymentIntentState::Authorized | PaymentIntentState::Captured,
+                AppointmentStatus::Cancelled,
+            ) if appointment.cancellation.is_none() => {
+                self.give_back(&intent.id).await?;
             }
             (PaymentIntentState::Canceled, AppointmentStatus::PendingPayment) => {
                 self.move_to(id, AppointmentStatus::Expired).await?;
@@ -442,70 +566,52 @@ impl BookingService {
         appointment: Appointment,
         intent: &PaymentIntentSummary,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let from = appointment.status;
-        let flagged = Appointment {
-            payment_incident: Some(appointment.incident_for(intent, now)),
-            ..appointment
-        };
-        let event = DomainEvent::about(EventKind::PaymentIncident, &flagged, now);
-        if self
-            .store
-            .save_payment_state(&flagged, from, Some(&event))
-            .await?
-        {
-            tracing::warn!(appointment_id = %flagged.id, payment_intent = intent.id, reason = ?intent.cancellation_reason, "payment incident: Stripe cancelled a confirmed booking's payment");
+        let incident = appointment.incident_for(intent, self.clock.now());
+        let reported = self
+            .change_payment(appointment.id, |appointment| {
+                if appointment.status != AppointmentStatus::Confirmed
+                    || appointment.payment_incident.is_some()
+                {
+                    return None;
+                }
+                appointment.payment_incident = Some(incident.clone());
+                Some(vec![EventKind::PaymentIncident])
+            })
+            .await?;
+        if reported {
+            tracing::warn!(appointment_id = %appointment.id, payment_intent = intent.id, reason = ?intent.cancellation_reason, "payment incident: Stripe cancelled a confirmed booking's payment");
         }
         Ok(())
     }
 
     /// Records where a dispute on the appointment's charge stands (read back from Stripe,
     /// with the intent it disputes), and announces it opening and closing. A stored dispute
-    /// only moves forward: a stale event changes nothing.
+    /// only moves forward (a stale event changes nothing); a dispute of another id (a
+    /// chargeback after a closed inquiry) is a new one.
     pub async fn reconcile_dispute(
         &self,
         dispute: &DisputeSummary,
         intent: &PaymentIntentSummary,
     ) -> Result<Reconciliation, ServiceError> {
-        for _ in 0..super::service::ATTEMPTS {
-            let appointment = match self.own_appointment(intent).await? {
-                Ok(appointment) => appointment,
-                Err(ignored) => return Ok(ignored),
-            };
-            let state = DisputeState::from_summary(
-                dispute,
-                Money::new(dispute.amount, appointment.price.total.currency),
-            );
-            let previous = appointment.dispute.clone();
-            match &previous {
-                Some(stored) if stored.rank() > state.rank() || *stored == state => {
-                    return Ok(Reconciliation::Applied);
-                }
-                _ => {}
-            }
-            let now = self.clock.now();
-            let kind = match &previous {
-                None => Some(EventKind::PaymentDisputed),
-                Some(stored) if stored.is_open() && !state.is_open() => {
-                    Some(EventKind::DisputeClosed)
-                }
-                Some(_) => None,
-            };
-            let disputed = Appointment {
-                dispute: Some(state),
-                ..appointment
-            };
-            let event = kind.map(|kind| DomainEvent::about(kind, &disputed, now));
-            if self
-                .store
-                .record_dispute(&disputed, previous.as_ref(), event.as_ref())
-                .await?
-            {
-                tracing::warn!(appointment_id = %disputed.id, dispute = dispute.id, status = dispute.status, "dispute recorded");
-                return Ok(Reconciliation::Applied);
-            }
+        let appointment = match self.own_appointment(intent).await? {
+            Ok(appointment) => appointment,
+            Err(ignored) => return Ok(ignored),
+        };
+        let state = DisputeState::from_summary(
+            dispute,
+            Money::new(dispute.amount, appointment.price.total.currency),
+        );
+        let recorded = self
+            .change_payment(appointment.id, |appointment| {
+                let kinds = dispute_events(appointment.dispute.as_ref(), &state)?;
+                appointment.dispute = Some(state.clone());
+                Some(kinds)
+            })
+            .await?;
+        if recorded {
+            tracing::warn!(appointment_id = %appointment.id, dispute = dispute.id, status = dispute.status, "dispute recorded");
         }
-        Err(StoreError::Contention(dispute.id.clone()).into())
+        Ok(Reconciliation::Applied)
     }
 
     /// Money for a slot that was lost: an authorisation is released, a charge refunded in full
@@ -518,7 +624,9 @@ impl BookingService {
             | PaymentIntentState::AwaitingAction => {
                 self.gateway.cancel(intent).await?;
             }
-            PaymentIntentState::Captured if !current.disputed() => {
+            PaymentIntentState::Captured
+                if !current.disputed() && current.refunded() < current.amount_received =>
+            {
                 self.gateway.refund(intent, None).await?
             }
             PaymentIntentState::Captured
@@ -536,9 +644,34 @@ enum HoldSwept {
     Untouched,
 }
 
-fn failed(report: &mut SweepReport, id: AppointmentId, what: &str, error: &ServiceError) {
-    tracing::error!(appointment_id = %id, what, error = %crate::error::chain(error), "sweep item failed; the next sweep tries again");
+fn failed(report: &mut SweepReport, id: Option<AppointmentId>, what: &str, error: &ServiceError) {
+    tracing::error!(appointment_id = ?id, what, error = %crate::error::chain(error), "sweep item failed; the next sweep tries again");
     report.failed += 1;
+}
+
+/// What recording `next` over `stored` announces: `None` when it is stale or no change, else
+/// the events (opened, closed, or both for a dispute first seen closed).
+fn dispute_events(stored: Option<&DisputeState>, next: &DisputeState) -> Option<Vec<EventKind>> {
+    let opened = match stored {
+        Some(stored) if stored.id == next.id => {
+            if stored.rank() > next.rank() || stored == next {
+                return None;
+            }
+            false
+        }
+        _ => true,
+    };
+    let was_open = stored
+        .filter(|s| s.id == next.id)
+        .is_none_or(DisputeState::is_open);
+    let mut kinds = Vec::new();
+    if opened {
+        kinds.push(EventKind::PaymentDisputed);
+    }
+    if was_open && !next.is_open() {
+        kinds.push(EventKind::DisputeClosed);
+    }
+    Some(kinds)
 }
 
 /// As decided at booking: a later reschedule does not change how the payment was made.

@@ -18,6 +18,7 @@ use oauth2::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
     TokenResponse, TokenUrl,
 };
+use secrecy::ExposeSecret;
 
 use super::connection::{CalendarConnection, Provider};
 use super::secrets::{SealedSecret, SecretSealer};
@@ -161,7 +162,9 @@ impl OAuthApp {
             move |e| format!("{what}: {e}")
         }
         let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
-            .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
+            .set_client_secret(ClientSecret::new(
+                settings.client_secret.expose_secret().to_owned(),
+            ))
             .set_auth_uri(AuthUrl::new(settings.auth_url.clone()).map_err(bad("auth URL"))?)
             .set_token_uri(TokenUrl::new(settings.token_url.clone()).map_err(bad("token URL"))?)
             .set_redirect_uri(RedirectUrl::new(redirect_url).map_err(bad("redirect URL"))?)

@@ -424,38 +424,48 @@ impl CalendarService {
         if discovered.is_empty() {
             return Err(ConnectError::NoCalendars.into());
         }
-        let others = self.store.connections_of(expert).await?;
-        let target_taken = others.iter().any(|c| c.booking_target().is_some());
         let now = self.clock.now();
         let id = ConnectionId::new();
-        let connection = CalendarConnection {
-            id,
-            expert_id: expert,
-            provider,
-            own_addresses: own_addresses(email, &account),
-            account,
-            server_url,
-            status: ConnectionStatus::Ok,
-            last_synced_at: None,
-            next_sync_at: now,
-            last_error: None,
-            degraded_since: None,
-            calendars: connected(discovered, !target_taken),
-            preferences: ConnectionPreferences::default(),
-            push: Vec::new(),
-            created_at: now,
-            version: 1,
-            secret_version: 1,
-        };
         let sealed = self
             .remotes
             .sealer
             .seal(secret, &id.to_string())
             .await
             .map_err(secret_failed)?;
-        self.store.create_connection(&connection, sealed).await?;
-        self.queue.enqueue(&SyncJob::of(expert, id)).await?;
-        Ok(connection)
+        // The booking target is taken on the guard item, conditionally: of connections made
+        // at once, one takes it and the others, told so, are stored without it.
+        for _ in 0..3 {
+            let others = self.store.connections_of(expert).await?;
+            let target_taken = others.iter().any(|c| c.booking_target().is_some());
+            let connection = CalendarConnection {
+                id,
+                expert_id: expert,
+                provider,
+                own_addresses: own_addresses(email, &account),
+                account: account.clone(),
+                server_url: server_url.clone(),
+                status: ConnectionStatus::Ok,
+                last_synced_at: None,
+                next_sync_at: now,
+                last_error: None,
+                degraded_since: None,
+                calendars: connected(discovered, !target_taken),
+                preferences: ConnectionPreferences::default(),
+                push: Vec::new(),
+                created_at: now,
+                version: 1,
+                secret_version: 1,
+            };
+            if self
+                .store
+                .create_connection(&connection, sealed.clone())
+                .await?
+            {
+                self.queue.enqueue(&SyncJob::of(expert, id)).await?;
+                return Ok(connection);
+            }
+        }
+        Err(StoreError::Contention(id.to_string()).into())
     }
 
     pub async fn list(&self, caller: &Caller) -> Result<Vec<CalendarConnection>, ServiceError> {
@@ -481,6 +491,10 @@ impl CalendarService {
                 .position(|c| c.id == id)
                 .ok_or(ServiceError::NotFound("calendar connection"))?;
             let before = connections[position].clone();
+            let held_by = connections
+                .iter()
+                .find(|c| c.booking_target().is_some())
+                .map(|c| c.id);
             connections[position].choose(&input)?;
             let takes_target = connections[position].booking_target().is_some();
             let mut changed = vec![connections[position].clone()];
@@ -495,7 +509,10 @@ impl CalendarService {
                     }
                 }
             }
-            if self.store.save_calendar_choices(&changed).await? {
+            let moved = (takes_target || held_by == Some(id))
+                .then(|| (held_by, takes_target.then_some(id)))
+                .filter(|(from, to)| from != to);
+            if self.store.save_calendar_choices(&changed, moved).await? {
                 let mut saved = changed.swap_remove(0);
                 saved.version += 1;
                 let busy = |c: &CalendarConnection| -> Vec<bool> {
@@ -522,7 +539,12 @@ impl CalendarService {
         if connection.provider != Provider::Caldav {
             self.release_grant(&connection, &sealed).await;
         }
-        if self.store.delete_connection(expert, id).await? {
+        let held_target = connection.booking_target().is_some();
+        if self
+            .store
+            .delete_connection(expert, id, held_target)
+            .await?
+        {
             Ok(())
         } else {
             Err(ServiceError::NotFound("calendar connection"))

@@ -177,12 +177,15 @@ impl RateInput {
     }
 }
 
-/// Specializations are search keys: trimmed, lower-cased, inner whitespace folded, duplicates
+/// Specializations are search keys: NFC-normalised (so one spelling of "é" finds the other),
+/// trimmed, lower-cased, inner whitespace folded, duplicates
 /// dropped, order kept. Letters, digits, spaces and `+ - . & /` are allowed (`c++`, `.net`,
 /// `r&d`); `#` is not, since it separates the parts of our table keys.
 /// One specialization as a search key, or why it cannot be one.
 pub fn normalize_specialization(raw: &str) -> Result<String, String> {
-    let normalized = raw
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = raw.nfc().collect();
+    let normalized = composed
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

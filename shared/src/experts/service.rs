@@ -84,6 +84,10 @@ impl ExpertService {
         let id: ExpertId = id.parse().map_err(|_| ServiceError::NotFound("expert"))?;
         let (limit, after) = page.parse()?;
         let (reviews, more) = self.store.reviews(id, after.as_deref(), limit).await?;
+        // An empty page says nothing of whether the expert exists; a missing one is a 404.
+        if reviews.is_empty() && self.store.profile(id).await?.is_none() {
+            return Err(ServiceError::NotFound("expert"));
+        }
         let next_cursor = reviews.last().filter(|_| more).map(|(key, _)| key.clone());
         Ok(ReviewPage {
             reviews: reviews.into_iter().map(|(_, review)| review).collect(),

@@ -78,10 +78,11 @@ pub fn expert_alert_email(
                  with {} on {when}: {}.",
                 dispute.amount,
                 client.name,
-                if dispute.status == "won" {
-                    "it was decided in our favour and the money stays paid"
-                } else {
-                    "it was decided for the cardholder and the money went back to them"
+                match dispute.status.as_str() {
+                    "won" => "it was decided in our favour and the money stays paid",
+                    "lost" => "it was decided for the cardholder and the money went back to them",
+                    // An inquiry closed, or a dispute prevented, before any chargeback.
+                    _ => "it ended without a chargeback and the money stays paid",
                 }
             ),
             "Your earnings statement shows the outcome.".to_owned(),
@@ -116,9 +117,9 @@ pub fn operations_alert_email(
         PaymentAlert::Disputed(dispute) => (
             format!("Dispute opened: {}", booking.id),
             format!(
-                "Dispute {} ({}, {}): {} withdrawn. Submit evidence at Stripe before the due \
-                 date.",
-                dispute.id, dispute.status, dispute.reason, dispute.amount
+                "Dispute {} ({}, {}) over {}; {} minor units withdrawn so far. Submit evidence \
+                 at Stripe before the due date.",
+                dispute.id, dispute.status, dispute.reason, dispute.amount, dispute.withdrawn
             ),
         ),
         PaymentAlert::DisputeClosed(dispute) => (

@@ -28,12 +28,15 @@ pub fn is_open(status: &str) -> bool {
 }
 
 /// Statuses in the order a dispute passes through them: a stored dispute only moves forward,
-/// whatever order its events arrive in.
+/// whatever order its events arrive in. An inquiry (`warning_*`) that escalates becomes a
+/// chargeback, so the inquiry's open states come first.
 pub fn rank(status: &str) -> i64 {
     match status {
-        "warning_needs_response" | "needs_response" => 0,
-        "warning_under_review" | "under_review" => 1,
-        _ => 2,
+        "warning_needs_response" => 0,
+        "warning_under_review" => 1,
+        "needs_response" => 2,
+        "under_review" => 3,
+        _ => 4,
     }
 }
 
@@ -63,5 +66,26 @@ impl From<Dispute> for DisputeSummary {
             currency: dispute.currency.to_string(),
             created: dispute.created,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_escalated_inquiry_moves_forward_and_closed_is_last() {
+        let order = [
+            "warning_needs_response",
+            "warning_under_review",
+            "needs_response",
+            "under_review",
+            "won",
+        ];
+        assert!(order.windows(2).all(|w| rank(w[0]) < rank(w[1])));
+        for closed in ["won", "lost", "warning_closed", "prevented"] {
+            assert!(!is_open(closed) && rank(closed) == 4, "{closed}");
+        }
+        assert!(is_open("warning_under_review"));
     }
 }

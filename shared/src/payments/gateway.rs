@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::account::{
     CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesCardPayments,
@@ -32,19 +33,11 @@ use crate::ids::{AppointmentId, ExpertId};
 use crate::money::Money;
 
 /// Where Stripe is and how to reach it; read once per cold start.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct StripeSettings {
-    pub secret_key: String,
+    pub secret_key: SecretString,
     /// `None` for Stripe itself; our test server's URL locally.
     pub api_base: Option<String>,
-}
-
-impl std::fmt::Debug for StripeSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeSettings")
-            .field("api_base", &self.api_base)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +55,10 @@ pub enum PaymentError {
     /// Stripe could not be reached or failed (5xx, timeouts, unreadable answers).
     #[error("Stripe is unavailable")]
     Unavailable(#[source] StripeError),
+    /// A capture found the intent captured already, for another amount (a cancellation's
+    /// partial capture and a completion's full one raced).
+    #[error("the PaymentIntent was captured already, for {captured}")]
+    CapturedOtherAmount { captured: i64 },
     /// A request that could not be made at all (a currency or key Stripe would not take).
     #[error("the Stripe request could not be built: {0}")]
     Unbuildable(String),
@@ -120,8 +117,10 @@ pub enum CaptureTiming {
     AtBooking,
 }
 
-/// Tries of one money-moving call that Stripe answers with a 5xx (each retry under a new key).
+/// Tries of one money-moving call that Stripe answers with a 5xx (each retry under a new key),
+/// pausing a little longer before each.
 const SERVER_ERROR_ATTEMPTS: u32 = 4;
+const SERVER_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// Waits for a request with the same key still in flight at Stripe (409): the first this long,
 /// doubled each time, so 3.75 s in all before giving up.
 const IN_FLIGHT_WAIT: Duration = Duration::from_millis(250);
@@ -147,7 +146,7 @@ fn strategy(key: &str) -> Result<RequestStrategy, PaymentError> {
 
 impl StripeGateway {
     pub fn new(settings: &StripeSettings) -> Result<StripeGateway, PaymentError> {
-        let mut builder = ClientBuilder::new(settings.secret_key.clone());
+        let mut builder = ClientBuilder::new(settings.secret_key.expose_secret());
         if let Some(base) = &settings.api_base {
             builder = builder.url(base.clone());
         }
@@ -188,6 +187,7 @@ impl StripeGateway {
                     if failures == SERVER_ERROR_ATTEMPTS {
                         return Err(error);
                     }
+                    tokio::time::sleep(SERVER_ERROR_PAUSE * failures).await;
                     current = format!("{key}-{}", ulid::Ulid::new());
                     continue;
                 }
@@ -362,7 +362,20 @@ impl StripeGateway {
                     .send(&self.client);
                 async { sent.await.map(PaymentIntentSummary::from) }
             },
-            || self.read_back_in(payment_intent, PaymentIntentState::Captured),
+            // Done only if this very amount was captured: a different one (a partial capture
+            // racing a full one) is a conflict for the caller, not a success.
+            || async {
+                let current = self.retrieve(payment_intent).await?;
+                match current.state {
+                    PaymentIntentState::Captured if current.amount_received == amount => {
+                        Ok(Some(current))
+                    }
+                    PaymentIntentState::Captured => Err(PaymentError::CapturedOtherAmount {
+                        captured: current.amount_received,
+                    }),
+                    _ => Ok(None),
+                }
+            },
         )
         .await
     }

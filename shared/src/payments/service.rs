@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::StripeGateway;
 use super::webhook::{PaymentEvent, VerifiedEvent};
+use super::{PaymentError, StripeGateway};
 use crate::auth::{Caller, Group};
 use crate::booking::{BookingService, Reconciliation};
 use crate::clock::Clock;
@@ -97,23 +97,12 @@ impl PaymentService {
         if self.store.event_processed(&event.id).await? {
             return Ok(EventOutcome::Duplicate);
         }
-        let reconciled = match &event.event {
-            PaymentEvent::AccountUpdated { account } => self.refresh_account(account).await?,
-            PaymentEvent::PaymentIntent { payment_intent } => {
-                let intent = self.gateway.retrieve(payment_intent).await?;
-                self.bookings.reconcile_payment(&intent).await?
+        let reconciled = match self.reconcile(&event.event).await {
+            // Stripe no longer has (or never had, for this key) what the event names.
+            Err(ServiceError::Payment(PaymentError::Refused { status: 404, .. })) => {
+                Reconciliation::Ignored(None)
             }
-            PaymentEvent::Dispute { dispute } => {
-                let dispute = self.gateway.dispute(dispute).await?;
-                match &dispute.payment_intent {
-                    Some(payment_intent) => {
-                        let intent = self.gateway.retrieve(payment_intent).await?;
-                        self.bookings.reconcile_dispute(&dispute, &intent).await?
-                    }
-                    None => Reconciliation::Ignored(None),
-                }
-            }
-            PaymentEvent::Ignored => Reconciliation::Ignored(None),
+            other => other?,
         };
         let outcome = match reconciled {
             Reconciliation::Applied => EventOutcome::Applied,
@@ -126,6 +115,28 @@ impl PaymentService {
             .record_event(&event.id, outcome.name(), self.clock.now())
             .await?;
         Ok(outcome)
+    }
+
+    /// Reads back what the event names and brings ours in line with it.
+    async fn reconcile(&self, event: &PaymentEvent) -> Result<Reconciliation, ServiceError> {
+        match event {
+            PaymentEvent::AccountUpdated { account } => self.refresh_account(account).await,
+            PaymentEvent::PaymentIntent { payment_intent } => {
+                let intent = self.gateway.retrieve(payment_intent).await?;
+                self.bookings.reconcile_payment(&intent).await
+            }
+            PaymentEvent::Dispute { dispute } => {
+                let dispute = self.gateway.dispute(dispute).await?;
+                match &dispute.payment_intent {
+                    Some(payment_intent) => {
+                        let intent = self.gateway.retrieve(payment_intent).await?;
+                        self.bookings.reconcile_dispute(&dispute, &intent).await
+                    }
+                    None => Ok(Reconciliation::Ignored(None)),
+                }
+            }
+            PaymentEvent::Ignored => Ok(Reconciliation::Ignored(None)),
+        }
     }
 
     /// Events can arrive late and out of order, so the account's state is read from Stripe

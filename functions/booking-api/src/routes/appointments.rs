@@ -1,7 +1,7 @@
 //! `/v1/appointments`: booking.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::{HeaderMap, StatusCode};
 use marketplace::booking::{
     AppointmentPage, AppointmentView, Booked, BookingInput, CancelInput, CompleteInput,
@@ -11,7 +11,7 @@ use marketplace::booking::{
 use marketplace::services::Services;
 
 use crate::error::ApiError;
-use crate::extract::{Client, JsonBody, QueryParams, SignedIn};
+use crate::extract::{Client, JsonBody, PathSegment, QueryParams, SignedIn};
 
 pub async fn book(
     State(services): State<Services>,
@@ -35,7 +35,7 @@ pub async fn list(
 pub async fn get_one(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     QueryParams(input): QueryParams<ViewInput>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     let zone = input.parse()?;
@@ -50,7 +50,7 @@ pub async fn get_one(
 pub async fn cancel(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     JsonBody(input): JsonBody<CancelInput>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     Ok(Json(services.bookings.cancel(&caller, &id, input).await?))
@@ -59,7 +59,7 @@ pub async fn cancel(
 pub async fn complete(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     JsonBody(input): JsonBody<CompleteInput>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     Ok(Json(services.bookings.complete(&caller, &id, input).await?))
@@ -68,7 +68,7 @@ pub async fn complete(
 pub async fn reschedule(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     JsonBody(input): JsonBody<RescheduleInput>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     Ok(Json(
@@ -79,7 +79,7 @@ pub async fn reschedule(
 pub async fn post_message(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     JsonBody(input): JsonBody<MessageInput>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let message = services.bookings.post_message(&caller, &id, input).await?;
@@ -89,7 +89,7 @@ pub async fn post_message(
 pub async fn messages(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     QueryParams(page): QueryParams<PageInput>,
 ) -> Result<Json<MessagePage>, ApiError> {
     Ok(Json(services.bookings.messages(&caller, &id, page).await?))
@@ -98,7 +98,7 @@ pub async fn messages(
 pub async fn review(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     JsonBody(input): JsonBody<ReviewInput>,
 ) -> Result<(StatusCode, Json<Review>), ApiError> {
     let review = services.bookings.review(&caller, &id, input).await?;
@@ -108,7 +108,7 @@ pub async fn review(
 pub async fn report_problem(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     JsonBody(input): JsonBody<ProblemInput>,
 ) -> Result<Json<AppointmentView>, ApiError> {
     Ok(Json(
@@ -122,7 +122,7 @@ pub async fn report_problem(
 pub async fn invite(
     State(services): State<Services>,
     SignedIn(caller): SignedIn,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let calendar = services.bookings.invite(&caller, &id).await?;
     Ok((

@@ -2,8 +2,7 @@
 //! and the providers' push notifications (no JWT: their own checks).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use marketplace::calendar::connect::{Authorization, CallbackInput, GoogleNotice, PushReceipt};
@@ -13,7 +12,7 @@ use marketplace::error::ServiceError;
 use marketplace::services::Services;
 
 use crate::error::ApiError;
-use crate::extract::{Expert, JsonBody, QueryParams};
+use crate::extract::{Expert, JsonBody, PathSegment, QueryParams, RawBody};
 
 #[derive(serde::Serialize)]
 pub struct Connections {
@@ -49,7 +48,7 @@ pub async fn list(
 pub async fn update(
     State(services): State<Services>,
     Expert(caller): Expert,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     JsonBody(input): JsonBody<UpdateInput>,
 ) -> Result<Json<CalendarConnection>, ApiError> {
     Ok(Json(
@@ -60,7 +59,7 @@ pub async fn update(
 pub async fn disconnect(
     State(services): State<Services>,
     Expert(caller): Expert,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
 ) -> Result<StatusCode, ApiError> {
     calendars(&services)?.disconnect(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -69,7 +68,7 @@ pub async fn disconnect(
 pub async fn sync_now(
     State(services): State<Services>,
     Expert(caller): Expert,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
 ) -> Result<(StatusCode, Json<SyncJob>), ApiError> {
     let job = calendars(&services)?.sync_now(&caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
@@ -79,7 +78,7 @@ pub async fn sync_now(
 pub async fn authorize(
     State(services): State<Services>,
     Expert(caller): Expert,
-    Path(provider): Path<String>,
+    PathSegment(provider): PathSegment,
 ) -> Result<Json<Authorization>, ApiError> {
     Ok(Json(
         calendars(&services)?.authorize(&caller, &provider).await?,
@@ -90,7 +89,7 @@ pub async fn authorize(
 /// frontend, with the outcome.
 pub async fn callback(
     State(services): State<Services>,
-    Path(provider): Path<String>,
+    PathSegment(provider): PathSegment,
     QueryParams(input): QueryParams<CallbackInput>,
 ) -> Result<Response, ApiError> {
     let location = calendars(&services)?.callback(&provider, input).await;
@@ -129,12 +128,17 @@ pub struct Validation {
 pub async fn microsoft_push(
     State(services): State<Services>,
     QueryParams(validation): QueryParams<Validation>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     if let Some(token) = validation.validation_token {
+        // Graph's documented answer is the token as text/plain; `nosniff` keeps a browser
+        // from reading an echoed token as anything else.
         return Ok((
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
             token,
         )
             .into_response());

@@ -1,7 +1,7 @@
 //! `/v1/experts`: profiles and availability settings.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use marketplace::availability::{
     AvailabilityInput, AvailabilitySettings, SlotList, SlotQueryInput,
 };
@@ -11,7 +11,7 @@ use marketplace::payments::Onboarding;
 use marketplace::services::Services;
 
 use crate::error::ApiError;
-use crate::extract::{Expert, JsonBody, QueryParams};
+use crate::extract::{Expert, JsonBody, PathSegment, QueryParams};
 
 pub async fn put_profile(
     State(services): State<Services>,
@@ -40,14 +40,14 @@ pub async fn put_availability(
 
 pub async fn get_public(
     State(services): State<Services>,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
 ) -> Result<Json<PublicExpert>, ApiError> {
     Ok(Json(services.experts.public_profile(&id).await?))
 }
 
 pub async fn get_slots(
     State(services): State<Services>,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     QueryParams(query): QueryParams<SlotQueryInput>,
 ) -> Result<Json<SlotList>, ApiError> {
     Ok(Json(services.availability.slots(&id, query).await?))
@@ -69,7 +69,7 @@ pub async fn start_payouts(
 
 pub async fn reviews(
     State(services): State<Services>,
-    Path(id): Path<String>,
+    PathSegment(id): PathSegment,
     QueryParams(page): QueryParams<PageInput>,
 ) -> Result<Json<ReviewPage>, ApiError> {
     Ok(Json(services.experts.reviews(&id, page).await?))

@@ -99,3 +99,19 @@ async fn an_expert_only_ever_changes_their_own_profile() {
     assert_eq!(ada_public["display_name"], "Ada Byron");
     assert_eq!(ada_public["availability"], json!(null));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_name_holds_another_grants_nothing() {
+    let app = spawn_app().await;
+    let path = "/v1/admin/earnings?from=2026-12-01T00:00:00Z&to=2026-12-31T00:00:00Z";
+    // (Cognito group names hold no white space, which is what keeps the HTTP API's
+    // space-separated flattening unambiguous.)
+    for groups in [&["x,admins"][..], &["admins,"][..], &["[admins]"][..]] {
+        app.get(path, Some(&app.user("eve", groups)))
+            .await
+            .problem(StatusCode::FORBIDDEN, "forbidden");
+    }
+    app.get(path, Some(&app.user("root", &["admins"])))
+        .await
+        .ok(StatusCode::OK);
+}

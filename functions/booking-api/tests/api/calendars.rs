@@ -908,3 +908,92 @@ async fn the_password_never_reaches_the_logs() {
     assert!(!text.contains(&account.password), "password in the logs");
     assert!(!text.contains(&basic), "credentials in the logs");
 }
+
+/// How many calendars take bookings across all of `expert`'s connections.
+async fn booking_targets(app: &TestApp, expert: &User) -> usize {
+    let listed = app.get(CALENDARS, Some(expert)).await;
+    listed.ok(StatusCode::OK)["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["calendars"].as_array().unwrap().iter())
+        .filter(|c| c["booking_target"] == true)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_and_choices_at_once_leave_exactly_one_booking_target() {
+    let app = spawn_app().await;
+    let (ada, first) = expert_with_account(&app, "ada").await;
+    let mut accounts = vec![first];
+    for _ in 1..8 {
+        accounts.push(
+            RadicaleAccount::create(&[("work", "VEVENT")])
+                .await
+                .unwrap(),
+        );
+    }
+    // Eight connects at once: each reads that no calendar takes bookings yet.
+    let mut racing = tokio::task::JoinSet::new();
+    for account in &accounts {
+        let (app, ada, body) = (app.clone(), ada.clone(), connect_body(account));
+        racing.spawn(async move { app.post(CALENDARS, Some(&ada), &body).await });
+    }
+    let mut connected = Vec::new();
+    while let Some(answer) = racing.join_next().await {
+        connected.push(answer.unwrap().ok(StatusCode::CREATED).clone());
+    }
+    assert_eq!(connected.len(), 8);
+    assert_eq!(booking_targets(&app, &ada).await, 1);
+    // Two connections each choose their calendar as the target at once.
+    let listed = app.get(CALENDARS, Some(&ada)).await;
+    let without: Vec<Value> = listed.ok(StatusCode::OK)["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["calendars"][0]["booking_target"] == false)
+        .take(2)
+        .cloned()
+        .collect();
+    let mut racing = tokio::task::JoinSet::new();
+    for connection in &without {
+        let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+        let body = json!({"calendars": [{"id": connection["calendars"][0]["id"], "booking_target": true}]});
+        let (app, ada) = (app.clone(), ada.clone());
+        racing.spawn(async move { app.send_json(Method::PATCH, &path, Some(&ada), &body).await });
+    }
+    while let Some(answer) = racing.join_next().await {
+        answer.unwrap().ok(StatusCode::OK);
+    }
+    assert_eq!(booking_targets(&app, &ada).await, 1);
+    // Disconnecting the holder frees the target: the next connection takes it.
+    let listed = app.get(CALENDARS, Some(&ada)).await;
+    let holder = listed.ok(StatusCode::OK)["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["calendars"][0]["booking_target"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send(
+        Method::DELETE,
+        &format!("{CALENDARS}/{holder}"),
+        Some(&ada),
+        None,
+        Vec::new(),
+    )
+    .await
+    .ok(StatusCode::NO_CONTENT);
+    assert_eq!(booking_targets(&app, &ada).await, 0);
+    let fresh = RadicaleAccount::create(&[("work", "VEVENT")])
+        .await
+        .unwrap();
+    let again = app.post(CALENDARS, Some(&ada), &connect_body(&fresh)).await;
+    assert_eq!(
+        again.ok(StatusCode::CREATED)["calendars"][0]["booking_target"],
+        true
+    );
+    assert_eq!(booking_targets(&app, &ada).await, 1);
+}

@@ -1318,3 +1318,47 @@ async fn every_page_is_read_and_the_token_of_the_last_one_kept() {
         assert_eq!(reads() - before, 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_callbacks_arriving_at_once_leave_exactly_one_booking_target() {
+    let app = spawn_app().await;
+    let ada = app.expert("ada");
+    app.put(
+        "/v1/experts/me",
+        Some(&ada),
+        &crate::helpers::profile_body(),
+    )
+    .await
+    .ok(StatusCode::OK);
+    // Four consents given one after the other; the browsers come back to us at once.
+    let mut returns = Vec::new();
+    for (i, family) in [
+        Family::Google,
+        Family::Microsoft,
+        Family::Google,
+        Family::Microsoft,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.providers
+            .consent_as(family, &format!("ada{i}@example.com"));
+        let url = authorize(&app, &ada, family).await;
+        returns.push(consent(&url).await);
+    }
+    let mut racing = tokio::task::JoinSet::new();
+    for back in returns {
+        racing.spawn(async move { callback(&back).await });
+    }
+    while let Some(outcome) = racing.join_next().await {
+        assert_eq!(outcome.unwrap()["status"], "connected");
+    }
+    let all = connections(&app, &ada).await;
+    assert_eq!(all.len(), 4);
+    let targets = all
+        .iter()
+        .flat_map(|c| c["calendars"].as_array().unwrap().iter())
+        .filter(|c| c["booking_target"] == true)
+        .count();
+    assert_eq!(targets, 1);
+}

@@ -252,7 +252,8 @@ async fn a_confirmed_bookings_payment_cancelled_at_stripe_is_an_incident_not_a_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_cancelled_in_the_dashboard_is_reported_as_such() {
     let app = spawn_app().await;
-    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let ada = fresh_client("ada");
+    let expert = bookable_expert_as(&app, &ada, 18_000, "usd").await;
     three_days_before(&app);
     let (id, intent) = paid_booking(&app, &expert, "bob", monday_at(9, 0)).await;
     assert_eq!(app.cancel_at_stripe(&intent).await, 200);
@@ -261,6 +262,19 @@ async fn a_payment_cancelled_in_the_dashboard_is_reported_as_such() {
     assert_eq!(
         appointment.payment_incident.map(|i| i.kind),
         Some(IncidentKind::CanceledAtStripe)
+    );
+    notify(&app).await;
+    assert_eq!(
+        mails(&format!("{ada}@example.com"), "did not go through").await,
+        1
+    );
+    assert_eq!(
+        mails(
+            marketplace::config::LOCAL_OPERATIONS_EMAIL,
+            &format!("Payment incident: {id}")
+        )
+        .await,
+        1
     );
 }
 
@@ -447,6 +461,10 @@ async fn a_capture_in_flight_is_waited_out_and_one_failing_item_does_not_stop_th
     let complete = app.post(&path, Some(&ada), &empty);
     let (completed, swept) = tokio::join!(complete, reminders::run(&app.services));
     completed.ok(StatusCode::OK);
+    assert!(
+        app.stripe.key_conflicts() >= 1,
+        "the two captures met at Stripe"
+    );
     let swept = swept.unwrap();
     assert_eq!(swept.failed, 1, "the third failed and was left for later");
     app.stripe.settle().await;
@@ -533,11 +551,19 @@ async fn events_in_another_api_version_are_read_by_the_fields_we_use() {
     three_days_before(&app);
     let (id, _) = paid_booking(&app, &expert, "bob", monday_at(9, 0)).await;
     assert_eq!(status(&app, id).await, AppointmentStatus::Confirmed);
+    let events = app.stripe.events();
+    assert!(events.iter().all(|e| e["api_version"] == "2024-06-20"));
+    // In that version's shape: without a field today's typed PaymentIntent requires.
+    let intents: Vec<&Value> = events
+        .iter()
+        .map(|e| &e["data"]["object"])
+        .filter(|o| o["object"] == "payment_intent")
+        .collect();
+    assert!(!intents.is_empty());
     assert!(
-        app.stripe
-            .events()
+        intents
             .iter()
-            .all(|e| e["api_version"] == "2024-06-20")
+            .all(|o| o.get("confirmation_method").is_none())
     );
 }
 
@@ -691,7 +717,7 @@ async fn an_account_stripe_restricts_stops_new_bookings_keeps_the_old_and_is_tol
     let ada = fresh_client("ada");
     let expert = bookable_expert_as(&app, &ada, 18_000, "usd").await;
     three_days_before(&app);
-    let (booked, _) = paid_booking(&app, &expert, "bob", monday_at(9, 0)).await;
+    let (booked, booked_intent) = paid_booking(&app, &expert, "bob", monday_at(9, 0)).await;
     let account = account_of(&app, &expert).await;
     assert!(
         app.stripe
@@ -720,6 +746,10 @@ async fn an_account_stripe_restricts_stops_new_bookings_keeps_the_old_and_is_tol
     )
     .await
     .ok(StatusCode::OK);
+    assert_eq!(
+        app.stripe.payment_intent(&booked_intent).unwrap()["status"],
+        "succeeded"
+    );
     notify(&app).await;
     // Stripe sends account.updated again (a retry, another field): no second email.
     for event in app
@@ -909,4 +939,64 @@ async fn a_session_with_a_reported_problem_is_not_completed_but_its_authorisatio
     let report = reminders::run(&app.services).await.unwrap();
     assert_eq!((report.captured, report.completed), (0, 0));
     assert_eq!(status(&app, id).await, AppointmentStatus::Confirmed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_and_a_refund_whose_answers_were_lost_are_found_done_not_made_twice() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    // Held: the capture runs at Stripe but its answer is a 500.
+    three_days_before(&app);
+    let (held, held_intent) = paid_booking(&app, &expert, "bob", monday_at(9, 0)).await;
+    app.travel_to(monday_at(10, 0));
+    app.stripe.fail_after_next(
+        Method::POST,
+        &format!("/v1/payment_intents/{held_intent}/capture"),
+        StatusCode::INTERNAL_SERVER_ERROR,
+    );
+    app.post(
+        &format!("/v1/appointments/{held}/complete"),
+        Some(&app.expert("ada")),
+        &json!({}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    assert_eq!(
+        app.stripe
+            .request_count("POST /v1/payment_intents/{id}/capture"),
+        1,
+        "read back as captured: not sent again"
+    );
+    assert_eq!(
+        events_of(&app, "payment_intent.succeeded", &held_intent).len(),
+        1
+    );
+    // Charged at booking a week ahead, cancelled by the expert: the refund is made at Stripe
+    // but its answer is lost; it is found by its key, not made again.
+    let (charged, charged_intent) =
+        paid_booking(&app, &expert, "carol", monday_at(11, 0) + Duration::days(7)).await;
+    app.stripe.fail_after_next(
+        Method::POST,
+        "/v1/refunds",
+        StatusCode::INTERNAL_SERVER_ERROR,
+    );
+    let cancelled = app
+        .post(
+            &format!("/v1/appointments/{charged}/cancel"),
+            Some(&app.expert("ada")),
+            &json!({"reason": "ill"}),
+        )
+        .await;
+    assert_eq!(
+        cancelled.ok(StatusCode::OK)["cancellation"]["refund"]["amount"],
+        18_000
+    );
+    let refunds: Vec<Value> = app
+        .stripe
+        .refunds()
+        .into_iter()
+        .filter(|r| r["payment_intent"] == charged_intent)
+        .collect();
+    assert_eq!(refunds.len(), 1, "one refund, found by its request_key");
+    assert_eq!(app.stripe.request_count("POST /v1/refunds"), 1);
 }

@@ -161,6 +161,14 @@ async fn webhooks_with_a_forged_or_missing_signature_change_nothing() {
     )
     .await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    // Signed with the right secret but not an event: its own problem type, and nothing read.
+    let not_an_event = json!({"hello": "world"}).to_string();
+    post(
+        local_stack::stripe_server::sign(&not_an_event, &secret, now),
+        not_an_event,
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "malformed-event");
     // The same bytes with one character changed no longer verify.
     let applied = app.table_items().await;
     let tampered = event.replacen("account.updated", "account.updatee", 1);

@@ -350,3 +350,110 @@ async fn unknown_fields_are_named_in_the_problem() {
     let detail = response.body["errors"][0]["detail"].as_str().unwrap();
     assert!(detail.contains("unknown field `websitee`"), "{detail}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_that_hide_or_reorder_text_are_refused_and_others_are_normalised() {
+    let app = spawn_app().await;
+    let ada = app.expert("ada");
+    for name in [
+        "Ada\u{202E}nimda",
+        "\u{2066}Ada\u{2069}",
+        "\u{200B}\u{200C}",
+        "\u{301}Ada",
+    ] {
+        let mut body = crate::helpers::profile_body();
+        body["display_name"] = json!(name);
+        let pointers = app
+            .put("/v1/experts/me", Some(&ada), &body)
+            .await
+            .problem(StatusCode::BAD_REQUEST, "validation-error");
+        assert_eq!(pointers, ["/display_name"], "{name:?}");
+        app.put(
+            "/v1/me",
+            Some(&ada),
+            &json!({"display_name": name, "time_zone": "UTC"}),
+        )
+        .await
+        .problem(StatusCode::BAD_REQUEST, "validation-error");
+    }
+    // e + combining acute is stored as the one precomposed letter.
+    let mut body = crate::helpers::profile_body();
+    body["display_name"] = json!("Ame\u{301}lie");
+    let saved = app.put("/v1/experts/me", Some(&ada), &body).await;
+    assert_eq!(saved.ok(StatusCode::OK)["display_name"], "Am\u{e9}lie");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reviews_of_an_expert_that_does_not_exist_are_a_404() {
+    let app = spawn_app().await;
+    app.get("/v1/experts/exp_01JD8Y3V9K2Q4R5S6T7V8W9X0Y/reviews", None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+    app.get("/v1/experts/exp_%FF/reviews", None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+    let ada = app.expert("ada");
+    let profile = app
+        .put(
+            "/v1/experts/me",
+            Some(&ada),
+            &crate::helpers::profile_body(),
+        )
+        .await;
+    let id = profile.ok(StatusCode::OK)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reviews = app.get(&format!("/v1/experts/{id}/reviews"), None).await;
+    assert_eq!(reviews.ok(StatusCode::OK)["reviews"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_before_a_handler_runs_is_a_problem_document() {
+    use tower::ServiceExt;
+    let app = spawn_app().await;
+    // A path segment that is not UTF-8 names nothing.
+    for path in [
+        "/v1/experts/exp_%FF",
+        "/v1/experts/exp_%FF/slots",
+        "/v1/oauth/%C3%28/callback",
+    ] {
+        app.get(path, None)
+            .await
+            .problem(StatusCode::NOT_FOUND, "not-found");
+    }
+    // Bodies above the limits of the push and webhook routes.
+    let big = vec![b'x'; 70 * 1024];
+    app.send(
+        Method::POST,
+        "/v1/webhooks/microsoft",
+        None,
+        Some("application/json"),
+        big,
+    )
+    .await
+    .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
+    let bigger = vec![b'x'; 300 * 1024];
+    app.send(
+        Method::POST,
+        "/v1/webhooks/stripe",
+        None,
+        Some("application/json"),
+        bigger,
+    )
+    .await
+    .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
+    // Graph's handshake echoes its token as text that no browser may sniff into markup.
+    let request = http::Request::post("/v1/webhooks/microsoft?validationToken=%3Cscript%3E")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.gateway.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+}

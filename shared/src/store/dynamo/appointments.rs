@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DynamoStore, conditional, keys, string};
+use super::{DynamoStore, conditional, keys, number, string};
 use crate::availability::Interval;
 use crate::booking::{
     Appointment, AppointmentStatus, Cancellation, CancellationPolicy, Claim, ClaimDay, Completion,
@@ -96,6 +96,8 @@ struct AppointmentRecord {
     conference: Option<Conference>,
     #[serde(default)]
     revision: u32,
+    #[serde(default)]
+    version: u64,
     created_at: DateTime<Utc>,
     gsi1pk: String,
     gsi1sk: String,
@@ -146,6 +148,7 @@ impl AppointmentRecord {
             calendar_attention: a.calendar_attention,
             conference: a.conference.clone(),
             revision: a.revision,
+            version: a.version,
             created_at: a.created_at,
             gsi1pk: keys::client_appointments(&a.client),
             gsi1sk: keys::by_start(a.start, &a.id),
@@ -194,10 +197,15 @@ impl AppointmentRecord {
             calendar_attention: self.calendar_attention,
             conference: self.conference,
             revision: self.revision,
+            version: self.version,
             created_at: self.created_at,
         }
     }
 }
+
+/// Where the next page of due appointments starts (the last key of the page before).
+#[derive(Clone, Debug)]
+pub struct DueCursor(Item);
 
 /// Whose dashboard.
 #[derive(Clone, Debug)]
@@ -320,9 +328,15 @@ impl DynamoStore {
             .table_name(&self.table)
             .key(keys::PK, string(keys::appointment(&appointment.id)))
             .key(keys::SK, string(keys::APPOINTMENT))
-            .condition_expression("#status = :from")
+            .condition_expression(format!(
+                "#status = :from AND {}",
+                unchanged_since_read(appointment.version)
+            ))
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
             .expression_attribute_values(":from", status_value(from)?)
+            .expression_attribute_values(":read", number(appointment.version))
+            .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":to", status_value(appointment.status)?);
         // The time may have moved (a reschedule); writing it again otherwise changes nothing.
         let mut expression = "SET #status = :to, #start = :start, #end = :end, \
@@ -387,6 +401,7 @@ impl DynamoStore {
             expression.push_str(" REMOVE ");
             expression.push_str(&removed.join(", "));
         }
+        expression.push_str(BUMP_VERSION);
         update = update.update_expression(expression);
         let mut items = vec![
             TransactWriteItem::builder()
@@ -458,8 +473,10 @@ impl DynamoStore {
             .table_name(&self.table)
             .key(keys::PK, string(&key))
             .key(keys::SK, string(keys::APPOINTMENT))
-            .update_expression("SET conference = :conference")
+            .update_expression(format!("SET conference = :conference{BUMP_VERSION}"))
             .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", number(1))
             .expression_attribute_values(
                 ":conference",
                 serde_dynamo::to_attribute_value(conference)
@@ -488,7 +505,9 @@ impl DynamoStore {
             .table_name(&self.table)
             .key(keys::PK, string(&key))
             .key(keys::SK, string(keys::APPOINTMENT))
-            .condition_expression("attribute_exists(pk)");
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", number(1));
         match event {
             Some(event) => {
                 set.push("calendar_event = :event");
@@ -518,39 +537,72 @@ impl DynamoStore {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
+        expression.push_str(BUMP_VERSION);
         conditional(update.update_expression(expression).send().await)?;
         Ok(())
     }
 
-    /// Records (or with `None` withdraws) a party's cancellation on an appointment still in
-    /// `from`, before its money moves. `Ok(false)`: the status changed since it was read.
+    /// Records a party's cancellation on an appointment still in `from`, before its money
+    /// moves. `Ok(false)`: the status changed since it was read, or the other party's
+    /// cancellation is in progress (only one moves money).
     pub async fn set_cancelling(
         &self,
         id: AppointmentId,
         from: AppointmentStatus,
-        cancellation: Option<&Cancellation>,
+        cancellation: &Cancellation,
     ) -> Result<bool, StoreError> {
         let key = keys::appointment(&id);
-        let mut update = self
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(keys::PK, string(&key))
             .key(keys::SK, string(keys::APPOINTMENT))
-            .condition_expression("#status = :from")
+            .update_expression(format!("SET cancelling = :cancelling{BUMP_VERSION}"))
+            .condition_expression("#status = :from AND attribute_not_exists(cancelling)")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":from", status_value(from)?);
-        update = match cancellation {
-            Some(cancellation) => update
-                .update_expression("SET cancelling = :cancelling")
-                .expression_attribute_values(
-                    ":cancelling",
-                    serde_dynamo::to_attribute_value(cancellation)
-                        .map_err(|e| StoreError::corrupt(&key, e))?,
-                ),
-            None => update.update_expression("REMOVE cancelling"),
-        };
-        conditional(update.send().await)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":from", status_value(from)?)
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(
+                ":cancelling",
+                serde_dynamo::to_attribute_value(cancellation)
+                    .map_err(|e| StoreError::corrupt(&key, e))?,
+            )
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    /// Withdraws the cancellation this request recorded (its money could not move), if it is
+    /// still this one and the status is still `from`.
+    pub async fn withdraw_cancelling(
+        &self,
+        id: AppointmentId,
+        from: AppointmentStatus,
+        cancellation: &Cancellation,
+    ) -> Result<bool, StoreError> {
+        let key = keys::appointment(&id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, string(&key))
+            .key(keys::SK, string(keys::APPOINTMENT))
+            .update_expression(format!("REMOVE cancelling{BUMP_VERSION}"))
+            .condition_expression("#status = :from AND cancelling = :cancelling")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":from", status_value(from)?)
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(
+                ":cancelling",
+                serde_dynamo::to_attribute_value(cancellation)
+                    .map_err(|e| StoreError::corrupt(&key, e))?,
+            )
+            .send()
+            .await;
+        conditional(result)
     }
 
     pub async fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
@@ -657,7 +709,7 @@ impl DynamoStore {
                 let (pk, sk) = due_keys(due, &appointment.id);
                 update
                     .update_expression(format!(
-                        "SET problem = :problem, {} = :due_pk, {} = :due_sk",
+                        "SET problem = :problem, {} = :due_pk, {} = :due_sk{BUMP_VERSION}",
                         keys::GSI_DUE_PK,
                         keys::GSI_DUE_SK
                     ))
@@ -665,11 +717,14 @@ impl DynamoStore {
                     .expression_attribute_values(":due_sk", string(sk))
             }
             None => update.update_expression(format!(
-                "SET problem = :problem REMOVE {}, {}",
+                "SET problem = :problem REMOVE {}, {}{BUMP_VERSION}",
                 keys::GSI_DUE_PK,
                 keys::GSI_DUE_SK
             )),
         };
+        update = update
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", number(1));
         conditional(update.send().await)
     }
 
@@ -754,16 +809,33 @@ impl DynamoStore {
     }
 
     /// Appointments whose sweep time of kind `kind` (`HOLDS` or `SESSIONS`) has passed,
-    /// oldest first, at most `limit`.
+    /// oldest first, at most `limit`, after `cursor` (the previous page's); with the cursor
+    /// of the next page, if there may be one.
     pub async fn sweep_due(
         &self,
         kind: &str,
         now: DateTime<Utc>,
         limit: i32,
-    ) -> Result<Vec<AppointmentId>, StoreError> {
-        Ok(self
-            .due_items(kind, now, limit)
-            .await?
+        cursor: Option<DueCursor>,
+    ) -> Result<(Vec<AppointmentId>, Option<DueCursor>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_DUE)
+            .key_condition_expression("gsi4pk = :kind AND gsi4sk < :now")
+            .expression_attribute_values(":kind", string(kind))
+            .expression_attribute_values(
+                ":now",
+                string(now.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            )
+            .set_exclusive_start_key(cursor.map(|c| c.0))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("Query", e))?;
+        let ids = output
+            .items()
             .iter()
             .filter_map(|item| {
                 item.get(keys::PK)?
@@ -773,7 +845,8 @@ impl DynamoStore {
                     .parse()
                     .ok()
             })
-            .collect())
+            .collect();
+        Ok((ids, output.last_evaluated_key.map(DueCursor)))
     }
 
     /// Items of gsi4 partition `kind` due before `now`, oldest first, at most `limit`.
@@ -924,6 +997,19 @@ pub(super) fn due_keys(due: SweepDue, id: &AppointmentId) -> (String, String) {
     match due {
         SweepDue::HoldExpiry(at) => (keys::HOLDS.to_owned(), keys::by_start(at, id)),
         SweepDue::Session(at) => (keys::SESSIONS_DUE.to_owned(), keys::by_start(at, id)),
+    }
+}
+
+/// Every write of an appointment adds one to its `version` (with `#version` and `:one`).
+pub(super) const BUMP_VERSION: &str = " ADD #version :one";
+
+/// The condition that nothing was written since the appointment was read at `version`
+/// (bound as `:read`; an item written before versions were kept has none and reads as 0).
+pub(super) fn unchanged_since_read(version: u64) -> &'static str {
+    if version == 0 {
+        "(attribute_not_exists(#version) OR #version = :read)"
+    } else {
+        "#version = :read"
     }
 }
 

@@ -311,12 +311,14 @@ const PER_TRANSACTION: usize = 98;
 
 impl DynamoStore {
     /// Stores a new connection, its read state (readable, never read) and its count on the
-    /// expert's profile, all or nothing.
+    /// expert's profile, all or nothing; one that takes the booking target takes it on the
+    /// guard too, only if no connection holds it. `Ok(false)`: another connection took the
+    /// booking target meanwhile (nothing was stored).
     pub async fn create_connection(
         &self,
         connection: &CalendarConnection,
         secret: SealedSecret,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let put = self.put_new(
             &ConnectionRecord::new(connection, secret),
             keys::connection(&connection.id),
@@ -330,16 +332,46 @@ impl DynamoStore {
             read_at: None,
         };
         let state = self.put_new(&state, state.sk.clone())?;
-        let count = self.count_connections(connection.expert_id, 1)?;
-        self.client
-            .transact_write_items()
-            .transact_items(put)
-            .transact_items(state)
-            .transact_items(count)
-            .send()
-            .await
+        let mut items = vec![put, state, self.count_connections(connection.expert_id, 1)?];
+        if connection.booking_target().is_some() {
+            items.push(self.booking_target_guard(
+                connection.expert_id,
+                None,
+                Some(connection.id),
+            )?);
+        }
+        self.transact_conditional(items).await
+    }
+
+    /// The guard of the expert's one booking target moving from `from` to `to` (either
+    /// `None`: no connection), refused unless it is still at `from`.
+    fn booking_target_guard(
+        &self,
+        expert: ExpertId,
+        from: Option<ConnectionId>,
+        to: Option<ConnectionId>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(keys::PK, string(keys::calendars(&expert)))
+            .key(keys::SK, string(keys::BOOKING_TARGET));
+        update = match from {
+            None => update.condition_expression("attribute_not_exists(holder)"),
+            // A target set before guards were kept has none to name.
+            Some(from) => update
+                .condition_expression("attribute_not_exists(holder) OR holder = :from")
+                .expression_attribute_values(":from", string(from.to_string())),
+        };
+        update = match to {
+            Some(to) => update
+                .update_expression("SET holder = :to")
+                .expression_attribute_values(":to", string(to.to_string())),
+            None => update.update_expression("REMOVE holder"),
+        };
+        let update = update
+            .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
-        Ok(())
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// `calendar_connections` on the profile, which the public profile shows as a yes or no.
@@ -425,12 +457,14 @@ impl DynamoStore {
     }
 
     /// Writes the calendar choices of several connections at once, each under a condition on
-    /// the version it was read at. `Ok(false)`: one changed meanwhile.
+    /// the version it was read at, and, when the booking target moves (`target`: from, to),
+    /// the guard under a condition on where it was. `Ok(false)`: one changed meanwhile.
     pub async fn save_calendar_choices(
         &self,
         connections: &[CalendarConnection],
+        target: Option<(Option<ConnectionId>, Option<ConnectionId>)>,
     ) -> Result<bool, StoreError> {
-        let mut request = self.client.transact_write_items();
+        let mut items = Vec::new();
         for connection in connections {
             let calendars: Vec<CalendarRecord> = connection
                 .calendars
@@ -465,13 +499,12 @@ impl DynamoStore {
                 )
                 .build()
                 .map_err(|e| StoreError::request("TransactWriteItems", e))?;
-            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+            items.push(TransactWriteItem::builder().update(update).build());
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error) if super::appointments::failed_conditions(&error).is_some() => Ok(false),
-            Err(error) => Err(StoreError::request("TransactWriteItems", error)),
+        if let (Some((from, to)), Some(first)) = (target, connections.first()) {
+            items.push(self.booking_target_guard(first.expert_id, from, to)?);
         }
+        self.transact_conditional(items).await
     }
 
     /// An UpdateItem of the connection's item, to be given its expression.
@@ -538,10 +571,13 @@ impl DynamoStore {
     /// time it imported.
     /// Answers whether there was one; the busy time is purged either way, so a retry after a
     /// failure half-way finishes the job.
+    /// Removes the connection, its read state and its count (and, when it held the booking
+    /// target, frees the guard), then the busy time it imported. `Ok(false)`: there was none.
     pub async fn delete_connection(
         &self,
         expert: ExpertId,
         id: ConnectionId,
+        held_target: bool,
     ) -> Result<bool, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
@@ -556,19 +592,26 @@ impl DynamoStore {
             .key(keys::SK, string(keys::read_state(&id)))
             .build()
             .map_err(|e| StoreError::request("TransactWriteItems", e))?;
-        let existed = match self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().delete(state).build())
-            .transact_items(self.count_connections(expert, -1)?)
-            .send()
-            .await
-        {
-            Ok(_) => true,
-            Err(error) if super::appointments::failed_conditions(&error).is_some() => false,
-            Err(error) => return Err(StoreError::request("TransactWriteItems", error)),
-        };
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().delete(state).build(),
+            self.count_connections(expert, -1)?,
+        ];
+        if held_target {
+            // Freed only if it names this connection (a guard from before guards were kept
+            // names none).
+            let free = Update::builder()
+                .table_name(&self.table)
+                .key(keys::PK, string(keys::calendars(&expert)))
+                .key(keys::SK, string(keys::BOOKING_TARGET))
+                .update_expression("REMOVE holder")
+                .condition_expression("attribute_not_exists(holder) OR holder = :id")
+                .expression_attribute_values(":id", string(id.to_string()))
+                .build()
+                .map_err(|e| StoreError::request("TransactWriteItems", e))?;
+            items.push(TransactWriteItem::builder().update(free).build());
+        }
+        let existed = self.transact_conditional(items).await?;
         self.purge_imported_busy(expert, id).await?;
         Ok(existed)
     }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::accounts::timestamp;
 use super::appointments::parse_claim_day;
-use super::{DynamoStore, keys, string};
+use super::{DynamoStore, keys, number, string};
 use crate::availability::{AvailabilityInput, AvailabilitySettings, Interval};
 use crate::booking::ClaimDay;
 use crate::calendar::freshness::{self, CalendarReadState, CalendarVerdict};
@@ -155,10 +155,6 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Reads and retries of one versioned write before giving up.
 const WRITE_ATTEMPTS: usize = 8;
-
-fn number(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
 
 fn sort_key(item: &Item) -> String {
     item.get(keys::SK)

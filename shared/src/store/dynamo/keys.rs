@@ -19,6 +19,7 @@
 //! | Stripe account link   | `STRIPE_ACCOUNT#<acct>` | `EXPERT` |
 //! | processed Stripe event | `STRIPE_EVENT#<evt>` | `EVENT` (TTL) |
 //! | calendar connection   | `CALENDARS#<exp_id>` | `CONNECTION#<cal_id>` (gsi4: `CALENDAR_SYNC` / `<next sync>#<exp_id>#<cal_id>`) |
+//! | which connection holds the booking target | `CALENDARS#<exp_id>` | `BOOKING_TARGET` |
 //! | imported busy time of one calendar event | `EXPERT#<exp_id>` | `BUSY#~cal#<cal_id>#<calendar>#<event>` |
 //! | read state of a connection (readable, last confirmed) | `EXPERT#<exp_id>` | `CALREAD#<cal_id>` |
 //! | our booking event in a Microsoft calendar | `CALENDARS#<exp_id>` | `OWNEVENT#<cal_id>#<calendar>#<event>` |
@@ -214,6 +215,10 @@ pub fn read_state(id: &crate::ids::ConnectionId) -> String {
 }
 
 pub const CONNECTION_PREFIX: &str = "CONNECTION#";
+
+/// The one booking target across an expert's connections: which connection holds it
+/// (`holder`), beside the connections, written with every change of it.
+pub const BOOKING_TARGET: &str = "BOOKING_TARGET";
 
 /// Our booking events in one calendar of a connection, by a digest of the provider's event id
 /// (Microsoft names removed events by id only, so ours are found here).

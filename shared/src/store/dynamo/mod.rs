@@ -10,7 +10,7 @@ pub mod keys;
 mod outbox;
 mod payments;
 
-pub use appointments::{BookOutcome, DashboardOwner};
+pub use appointments::{BookOutcome, DashboardOwner, DueCursor};
 pub use calendars::{ImportedEvent, OAuthState, PushLookup, SyncWrite};
 pub use experts::ExpertSchedule;
 
@@ -70,6 +70,10 @@ impl DynamoStore {
 
 fn string(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
+}
+
+fn number(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 /// A conditional UpdateItem: `Ok(false)` when its condition did not hold.

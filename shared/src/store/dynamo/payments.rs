@@ -1,6 +1,7 @@
 //! An appointment's payment: its PaymentIntent id (stored once, as soon as Stripe made it),
 //! its payment fields on the appointment (capture deadline, early capture, incident, dispute)
-//! with the sweep index they decide, and its payment record (`APPT#<id>` / `PAYMENT`), the
+//! with the sweep index they decide, written only over the version they were computed from,
+//! and its payment record (`APPT#<id>` / `PAYMENT`), the
 //! figures earnings are summed from. The record only moves forward in the PaymentIntent's
 //! life (a rank of state and refunds), so stale reads and reordered events cannot undo it.
 
@@ -8,17 +9,13 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 
-use super::appointments::{due_keys, status_value};
-use super::{DynamoStore, conditional, keys, string};
-use crate::booking::{Appointment, AppointmentStatus, DisputeState, PaymentRecord};
+use super::appointments::{BUMP_VERSION, due_keys, unchanged_since_read};
+use super::{DynamoStore, conditional, keys, number, string};
+use crate::booking::{Appointment, PaymentRecord};
 use crate::events::DomainEvent;
 use crate::ids::AppointmentId;
 use crate::payments::PaymentIntentSummary;
 use crate::store::StoreError;
-
-fn number(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
 
 fn value(key: &str, of: &impl serde::Serialize) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(of).map_err(|e| StoreError::corrupt(key, e))
@@ -40,33 +37,41 @@ impl DynamoStore {
             .table_name(&self.table)
             .key(keys::PK, string(keys::appointment(&appointment)))
             .key(keys::SK, string(keys::APPOINTMENT))
-            .update_expression("SET payment_intent = :intent")
+            .update_expression(format!("SET payment_intent = :intent{BUMP_VERSION}"))
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(payment_intent) OR payment_intent = :intent)",
             )
+            .expression_attribute_names("#version", "version")
             .expression_attribute_values(":intent", string(payment_intent))
+            .expression_attribute_values(":one", number(1))
             .send()
             .await;
         conditional(result)
     }
 
-    /// The update of the appointment's payment fields and its sweep index, if it is still in
-    /// `from`.
-    fn payment_state_update(
+    /// Writes the appointment's payment fields (capture deadline, early capture, incident,
+    /// dispute) and the sweep index they decide, only if nothing was written since `read`
+    /// (its version): so a change computed from that read never undoes another writer's. A
+    /// changed dispute goes onto the payment record too, and `events` into the outbox, all
+    /// or nothing. `Ok(false)`: something was written meanwhile; read again and retry.
+    pub async fn save_payment_state(
         &self,
         appointment: &Appointment,
-        from: AppointmentStatus,
-    ) -> Result<aws_sdk_dynamodb::types::builders::UpdateBuilder, StoreError> {
+        read: &Appointment,
+        events: &[DomainEvent],
+    ) -> Result<bool, StoreError> {
         let key = keys::appointment(&appointment.id);
+        let build_error = |e| StoreError::request("TransactWriteItems", e);
         let mut set = Vec::new();
         let mut remove = Vec::new();
         let mut update = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, string(&key))
             .key(keys::SK, string(keys::APPOINTMENT))
-            .condition_expression("#status = :from")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":from", status_value(from)?);
+            .condition_expression(unchanged_since_read(read.version))
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":read", number(read.version))
+            .expression_attribute_values(":one", number(1));
         let fields: [(&str, Option<AttributeValue>); 4] = [
             (
                 "capture_deadline",
@@ -126,84 +131,44 @@ impl DynamoStore {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        Ok(update.update_expression(expression))
-    }
-
-    /// Writes the appointment's payment fields (and the sweep index they decide) if it is
-    /// still in `from`; with `event`, in one transaction with its outbox entry, and only the
-    /// first time (an incident is announced once). `Ok(false)`: the status changed meanwhile,
-    /// or the incident was recorded already.
-    pub async fn save_payment_state(
-        &self,
-        appointment: &Appointment,
-        from: AppointmentStatus,
-        event: Option<&DomainEvent>,
-    ) -> Result<bool, StoreError> {
-        let mut update = self.payment_state_update(appointment, from)?;
-        let mut items = Vec::new();
-        if let Some(event) = event {
-            update = update
-                .condition_expression("#status = :from AND attribute_not_exists(payment_incident)");
-            items.push(self.outbox_entry(event)?);
-        }
-        let update = update
-            .build()
-            .map_err(|e| StoreError::request("TransactWriteItems", e))?;
-        items.insert(0, TransactWriteItem::builder().update(update).build());
-        self.transact_conditional(items).await
-    }
-
-    /// Records where a dispute stands: on the appointment (if what is stored is still
-    /// `previous`), on its payment record, and with `event` in the outbox, all or nothing.
-    /// `Ok(false)`: another writer recorded the dispute meanwhile.
-    pub async fn record_dispute(
-        &self,
-        appointment: &Appointment,
-        previous: Option<&DisputeState>,
-        event: Option<&DomainEvent>,
-    ) -> Result<bool, StoreError> {
-        let Some(dispute) = &appointment.dispute else {
-            return Ok(true);
-        };
-        let key = keys::appointment(&appointment.id);
-        let build_error = |e| StoreError::request("TransactWriteItems", e);
-        let mut on_appointment = self
-            .payment_state_update(appointment, appointment.status)?
-            .expression_attribute_names("#dispute", "dispute");
-        on_appointment = match previous {
-            None => on_appointment
-                .condition_expression("#status = :from AND attribute_not_exists(#dispute)"),
-            Some(stored) => on_appointment
-                .expression_attribute_names("#dispute_status", "status")
-                .condition_expression(
-                    "#status = :from AND #dispute.#dispute_status = :was_status \
-                     AND #dispute.withdrawn = :was_withdrawn AND #dispute.reinstated = :was_reinstated",
-                )
-                .expression_attribute_values(":was_status", string(&stored.status))
-                .expression_attribute_values(":was_withdrawn", number(stored.withdrawn))
-                .expression_attribute_values(":was_reinstated", number(stored.reinstated)),
-        };
-        let on_record = Update::builder()
-            .table_name(&self.table)
-            .key(keys::PK, string(&key))
-            .key(keys::SK, string(keys::PAYMENT))
-            .update_expression(
-                "SET dispute_status = :status, dispute_amount = :amount, \
-                 dispute_withdrawn = :withdrawn, dispute_reinstated = :reinstated",
-            )
-            .expression_attribute_values(":status", string(&dispute.status))
-            .expression_attribute_values(":amount", number(dispute.amount.amount))
-            .expression_attribute_values(":withdrawn", number(dispute.withdrawn))
-            .expression_attribute_values(":reinstated", number(dispute.reinstated))
-            .build()
-            .map_err(build_error)?;
+        expression.push_str(BUMP_VERSION);
         let mut items = vec![
             TransactWriteItem::builder()
-                .update(on_appointment.build().map_err(build_error)?)
+                .update(
+                    update
+                        .update_expression(expression)
+                        .build()
+                        .map_err(build_error)?,
+                )
                 .build(),
-            TransactWriteItem::builder().update(on_record).build(),
         ];
-        if let Some(event) = event {
+        if let Some(dispute) = appointment
+            .dispute
+            .as_ref()
+            .filter(|_| appointment.dispute != read.dispute)
+        {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .key(keys::PK, string(&key))
+                            .key(keys::SK, string(keys::PAYMENT))
+                            .update_expression(
+                                "SET dispute_status = :status, dispute_amount = :amount, \
+                                 dispute_withdrawn = :withdrawn, dispute_reinstated = :reinstated",
+                            )
+                            .expression_attribute_values(":status", string(&dispute.status))
+                            .expression_attribute_values(":amount", number(dispute.amount.amount))
+                            .expression_attribute_values(":withdrawn", number(dispute.withdrawn))
+                            .expression_attribute_values(":reinstated", number(dispute.reinstated))
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+            );
+        }
+        for event in events {
             items.push(self.outbox_entry(event)?);
         }
         self.transact_conditional(items).await
