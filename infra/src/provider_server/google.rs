@@ -156,6 +156,29 @@ pub(super) fn route(
                 }
                 (&Method::POST, ["watch"]) => {
                     let body = call.json();
+                    let id = body["id"].as_str().unwrap_or_default();
+                    // Google's channel ids: at most 64 characters of [A-Za-z0-9-_+/=].
+                    let id_valid = !id.is_empty()
+                        && id.len() <= 64
+                        && id
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_+/=".contains(c));
+                    if !id_valid {
+                        return (
+                            failure(StatusCode::BAD_REQUEST, "invalid", "Invalid channel id."),
+                            Vec::new(),
+                        );
+                    }
+                    if !super::deliverable(body["address"].as_str().unwrap_or_default()) {
+                        return (
+                            failure(
+                                StatusCode::BAD_REQUEST,
+                                "push.webhookUrlNotHttps",
+                                "WebHook callback must be HTTPS.",
+                            ),
+                            Vec::new(),
+                        );
+                    }
                     let expires_at = now
                         + Duration::seconds(
                             body["params"]["ttl"]
@@ -234,52 +257,66 @@ fn list_entry(calendar: &Calendar) -> Value {
 }
 
 /// `events.list`: a full listing (optionally from `timeMin`) or the changes since a sync token,
-/// a page at a time; the last page carries `nextSyncToken`.
+/// a page at a time; the last page carries `nextSyncToken`. As Google's sync guide says, every
+/// later page repeats the first page's query exactly (its `syncToken` or `timeMin` included)
+/// with the `pageToken` added; a page asked for with another query is a 400.
 fn list(calendar: &Calendar, call: &Call<'_>, now: DateTime<Utc>) -> Answer {
     let q = &call.query;
-    // A page token carries the listing it continues: `<offset>|<since>|<timeMin>|<snapshot>`.
-    let (offset, since, time_min, snapshot) = match q.get("pageToken") {
+    let mut asked: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| k.as_str() != "pageToken")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    asked.sort();
+    let asked = asked.join("&");
+    // A page token carries where the listing stands and the query it continues:
+    // `<offset>|<snapshot>|<query>`.
+    let (offset, snapshot) = match q.get("pageToken") {
         Some(page) => {
-            let parts: Vec<&str> = page.split('|').collect();
-            let [offset, since, time_min, snapshot] = parts.as_slice() else {
+            let parts: Vec<&str> = page.splitn(3, '|').collect();
+            let [offset, snapshot, query] = parts.as_slice() else {
                 return failure(StatusCode::BAD_REQUEST, "invalid", "Invalid page token.");
             };
+            if *query != asked {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "The request's parameters differ from those of the listing this page token continues.",
+                );
+            }
             (
                 offset.parse().unwrap_or(0),
-                since.parse::<u64>().ok(),
-                Some(*time_min).filter(|t| !t.is_empty()).map(str::to_owned),
                 snapshot.parse().unwrap_or(calendar.counter),
             )
         }
-        None => {
-            let since = match q.get("syncToken") {
-                Some(token) => {
-                    if q.contains_key("timeMin") || q.contains_key("timeMax") {
-                        return failure(
-                            StatusCode::BAD_REQUEST,
-                            "invalid",
-                            "Sync token cannot be used with timeMin or timeMax.",
-                        );
-                    }
-                    match token
-                        .strip_prefix("gst")
-                        .and_then(|n| n.parse::<u64>().ok())
-                    {
-                        Some(n) if n >= calendar.valid_from => Some(n),
-                        _ => {
-                            return failure(
-                                StatusCode::GONE,
-                                "fullSyncRequired",
-                                "Sync token is no longer valid, a full sync is required.",
-                            );
-                        }
-                    }
-                }
-                None => None,
-            };
-            (0, since, q.get("timeMin").cloned(), calendar.counter)
-        }
+        None => (0, calendar.counter),
     };
+    let since = match q.get("syncToken") {
+        Some(token) => {
+            if q.contains_key("timeMin") || q.contains_key("timeMax") {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "Sync token cannot be used with timeMin or timeMax.",
+                );
+            }
+            match token
+                .strip_prefix("gst")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                Some(n) if n >= calendar.valid_from => Some(n),
+                _ => {
+                    return failure(
+                        StatusCode::GONE,
+                        "fullSyncRequired",
+                        "Sync token is no longer valid, a full sync is required.",
+                    );
+                }
+            }
+        }
+        None => None,
+    };
+    let time_min = q.get("timeMin").cloned();
     let from = time_min
         .as_deref()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -326,12 +363,7 @@ fn list(calendar: &Calendar, call: &Call<'_>, now: DateTime<Utc>) -> Answer {
         "items": page,
     });
     if offset + page_size < matching.len() {
-        body["nextPageToken"] = json!(format!(
-            "{}|{}|{}|{snapshot}",
-            offset + page_size,
-            since.map(|s| s.to_string()).unwrap_or_default(),
-            time_min.unwrap_or_default()
-        ));
+        body["nextPageToken"] = json!(format!("{}|{snapshot}|{asked}", offset + page_size));
     } else {
         body["nextSyncToken"] = json!(format!("gst{snapshot}"));
     }
@@ -416,7 +448,13 @@ fn one(
     let Some(stored) = calendar.events.iter_mut().find(|e| e.json["id"] == id) else {
         return failure(StatusCode::NOT_FOUND, "notFound", "Not Found");
     };
+    // Google keeps a deleted event: reading it answers it as `cancelled`; changing it is 410.
     if stored.deleted {
+        if *method == Method::GET {
+            let mut json = shown(&stored.json);
+            json["status"] = json!("cancelled");
+            return (StatusCode::OK, json);
+        }
         return failure(StatusCode::GONE, "deleted", "Resource has been deleted");
     }
     if *method != Method::GET

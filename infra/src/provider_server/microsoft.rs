@@ -1,7 +1,7 @@
 //! Microsoft Graph v1.0, the subset the sync uses: `/me`, `/me/calendars`,
 //! `/me/calendarView/delta` (the default calendar, as v1.0 documents it), a windowed
-//! `calendarView` of any calendar, events create (transactionId, Teams), get, patch and delete
-//! (If-Match), and subscriptions on `me/events` with the validation handshake.
+//! `calendarView` of any calendar, events create (Teams), listed by an extended property, get,
+//! patch and delete (If-Match), and subscriptions on `me/events` with the validation handshake.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use http::{Method, StatusCode};
@@ -12,8 +12,11 @@ use super::{
 };
 
 const PAGE: usize = 50;
-/// Graph's longest lifetime of a subscription on events.
-const MAX_SUBSCRIPTION_MINUTES: i64 = 10_080;
+/// Graph's default page of `/me/calendars`.
+const CALENDAR_PAGE: usize = 10;
+/// Graph's longest lifetime of a subscription on events, as first documented (the docs say
+/// 10,080 minutes now): the stricter of the two.
+const MAX_SUBSCRIPTION_MINUTES: i64 = 4_230;
 
 fn failure(status: StatusCode, code: &str, message: &str) -> Answer {
     error(Family::Microsoft, status, code, message)
@@ -133,6 +136,21 @@ pub(super) struct SubscriptionRequest {
     pub lifecycle_url: Option<String>,
 }
 
+/// A subscription's end: at most Graph's shortest documented maximum from now.
+fn expiry_allowed(
+    expiry: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Answer> {
+    match expiry {
+        Some(expiry) if expiry <= now + Duration::minutes(MAX_SUBSCRIPTION_MINUTES) => Ok(expiry),
+        _ => Err(failure(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "Subscription expiration can only be 4230 minutes in the future.",
+        )),
+    }
+}
+
 pub(super) fn subscription_request(
     call: &Call<'_>,
     now: DateTime<Utc>,
@@ -158,14 +176,16 @@ pub(super) fn subscription_request(
             "Only me/events is supported here.",
         ));
     }
-    let expiry = parse_instant(Some(&expiry));
-    if expiry.is_none_or(|e| e > now + Duration::minutes(MAX_SUBSCRIPTION_MINUTES)) {
+    if !super::deliverable(&url)
+        || text("lifecycleNotificationUrl").is_some_and(|u| !super::deliverable(&u))
+    {
         return Err(failure(
             StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "Subscription expiration can only be 10070 minutes in the future.",
+            "ValidationError",
+            "The notification URL must use the HTTPS scheme.",
         ));
     }
+    expiry_allowed(parse_instant(Some(&expiry)), now)?;
     if text("clientState").is_some_and(|s| s.len() > 128) {
         return Err(failure(
             StatusCode::BAD_REQUEST,
@@ -217,9 +237,23 @@ pub(super) fn route(
             none,
         ),
         (&Method::GET, ["v1.0", "me", "calendars"]) => {
+            // Graph pages calendars, ten by default (`$top` asks for more), with `$skip`.
+            let skip: usize = call
+                .query
+                .get("$skip")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let top: usize = call
+                .query
+                .get("$top")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(CALENDAR_PAGE)
+                .clamp(1, 1000);
             let value: Vec<Value> = owner
                 .calendars
                 .iter()
+                .skip(skip)
+                .take(top)
                 .map(|c| {
                     json!({"id": c.id, "name": c.name, "canEdit": c.writable,
                            "isDefaultCalendar": c.primary, "canShare": c.writable,
@@ -230,7 +264,19 @@ pub(super) fn route(
                            "owner": {"name": owner.email, "address": owner.email}})
                 })
                 .collect();
-            ((StatusCode::OK, json!({"value": value})), none)
+            let mut body = json!({
+                "@odata.context": format!("{base}/microsoft/v1.0/$metadata#users('{}')/calendars", owner.id),
+                "value": value,
+            });
+            if skip + top < owner.calendars.len() {
+                let mut url = reqwest::Url::parse(&format!("{base}/microsoft/v1.0/me/calendars"))
+                    .expect("a valid base URL");
+                url.query_pairs_mut()
+                    .append_pair("$top", &top.to_string())
+                    .append_pair("$skip", &(skip + top).to_string());
+                body["@odata.nextLink"] = json!(url.to_string());
+            }
+            ((StatusCode::OK, body), none)
         }
         (&Method::GET, ["v1.0", "me", "calendarView", "delta"]) => {
             let Some(default) = owner.calendars.iter().find(|c| c.primary) else {
@@ -250,19 +296,20 @@ pub(super) fn route(
                 ),
             }
         }
+        (&Method::GET, ["v1.0", "me", "calendars", calendar, "events"]) => {
+            match owner.calendars.iter().find(|c| c.id == *calendar) {
+                Some(found) => (list_events(found, base, call), none),
+                None => (
+                    failure(StatusCode::NOT_FOUND, "ErrorItemNotFound", "Not found."),
+                    none,
+                ),
+            }
+        }
         (&Method::POST, ["v1.0", "me", "calendars", calendar, "events"]) => {
             let calendar = (*calendar).to_owned();
+            // What Graph answers to a repeated `transactionId` is not documented: here it makes
+            // another event, the least a client can assume.
             let mut event = call.json();
-            // A repeated create with the same transactionId is the event already made.
-            if let Some(transaction) = event["transactionId"].as_str()
-                && let Some(existing) = owner.calendars.iter().find_map(|c| {
-                    c.events
-                        .iter()
-                        .find(|e| !e.deleted && e.json["transactionId"] == transaction)
-                })
-            {
-                return ((StatusCode::CREATED, existing.json.clone()), none);
-            }
             let Some(target) = calendar_mut(world, Family::Microsoft, account, &calendar) else {
                 return (
                     failure(StatusCode::NOT_FOUND, "ErrorItemNotFound", "Not found."),
@@ -448,20 +495,15 @@ pub(super) fn route(
             match *method {
                 Method::PATCH => {
                     let body = call.json();
-                    let Some(expiry) = parse_instant(
+                    let asked = parse_instant(
                         body["expirationDateTime"]
                             .as_str()
                             .map(str::to_owned)
                             .as_ref(),
-                    ) else {
-                        return (
-                            failure(
-                                StatusCode::BAD_REQUEST,
-                                "InvalidRequest",
-                                "expirationDateTime",
-                            ),
-                            none,
-                        );
+                    );
+                    let expiry = match expiry_allowed(asked, now) {
+                        Ok(expiry) => expiry,
+                        Err(refused) => return (refused, none),
                     };
                     world.watches[position].expires_at = expiry;
                     (
@@ -570,9 +612,11 @@ fn delta(calendar: &Calendar, base: &str, call: &Call<'_>) -> Answer {
         .skip(offset)
         .take(size)
         .map(|e| {
+            // As Graph does, an event changed to (or changed while) outside the round's
+            // window is a removal row like a deleted one.
             if e.deleted || !overlaps(&e.json, window) {
                 json!({"@odata.type": "#microsoft.graph.event", "id": e.json["id"],
-                       "@removed": {"reason": if e.deleted { "deleted" } else { "changed" }}})
+                       "@removed": {"reason": "deleted"}})
             } else {
                 e.json.clone()
             }
@@ -609,6 +653,51 @@ fn delta(calendar: &Calendar, base: &str, call: &Call<'_>) -> Answer {
         body["@odata.deltaLink"] = json!(url.to_string());
     }
     (StatusCode::OK, body)
+}
+
+/// A calendar's events, with the one `$filter` Graph documents for extended properties:
+/// `singleValueExtendedProperties/Any(ep: ep/id eq '<id>' and ep/value eq '<value>')`.
+fn list_events(calendar: &Calendar, base: &str, call: &Call<'_>) -> Answer {
+    let wanted = match call.query.get("$filter") {
+        None => None,
+        Some(filter) => {
+            let parsed = filter
+                .strip_prefix("singleValueExtendedProperties/Any(ep: ep/id eq '")
+                .and_then(|rest| rest.strip_suffix("')"))
+                .and_then(|rest| rest.split_once("' and ep/value eq '"));
+            match parsed {
+                Some((id, value)) => Some((id.to_owned(), value.to_owned())),
+                None => {
+                    return failure(
+                        StatusCode::BAD_REQUEST,
+                        "BadRequest",
+                        "Invalid filter clause.",
+                    );
+                }
+            }
+        }
+    };
+    let value: Vec<Value> = calendar
+        .events
+        .iter()
+        .filter(|e| !e.deleted)
+        .filter(|e| match &wanted {
+            None => true,
+            Some((id, value)) => e.json["singleValueExtendedProperties"]
+                .as_array()
+                .is_some_and(|props| {
+                    props
+                        .iter()
+                        .any(|p| p["id"] == id.as_str() && p["value"] == value.as_str())
+                }),
+        })
+        .map(|e| e.json.clone())
+        .collect();
+    (
+        StatusCode::OK,
+        json!({"@odata.context": format!("{base}/microsoft/v1.0/$metadata#Collection(event)"),
+               "value": value}),
+    )
 }
 
 /// A windowed `calendarView`, paged with `$skip`.

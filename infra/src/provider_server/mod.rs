@@ -6,8 +6,8 @@
 //!   [`ProviderServer::consent_as`] (a test-only auto-consent; a default account otherwise, so
 //!   the connect flow works in a browser), the token endpoint checks the client, the
 //!   redirect URI and the PKCE S256 verifier, takes each code once, refreshes (Microsoft
-//!   rotates the refresh token on every use, and the one used is dead from then on), and
-//!   Google's revocation endpoint revokes.
+//!   answers a new refresh token on every use without revoking the one used, and wants the
+//!   scopes again), and Google's revocation endpoint revokes.
 //! * Calendar lists, events insert / patch / delete / get / list with Google's sync tokens
 //!   (410 `fullSyncRequired` once expired) and Graph's `calendarView/delta` links (410
 //!   `syncStateNotFound`), paging, ETags and `If-Match`, Google's client-supplied ids (409
@@ -290,11 +290,6 @@ impl ProviderServer {
     /// Every refresh and access token issued so far.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.world().oauth.issued()
-    }
-
-    /// How many refresh tokens of the family still work.
-    pub fn live_refresh_tokens(&self, family: Family) -> usize {
-        self.world().oauth.live_refresh_tokens(family)
     }
 
     /// Access tokens expire now (refresh tokens stay).
@@ -621,6 +616,23 @@ enum Reply {
 }
 
 /// A path segment, percent-decoded (calendar ids hold `@`).
+/// Both providers deliver notifications over HTTPS only; plain HTTP is taken for a loopback
+/// host alone, the local stack (which has no certificate to show).
+fn deliverable(address: &str) -> bool {
+    reqwest::Url::parse(address).is_ok_and(|url| match url.scheme() {
+        "https" => true,
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    })
+}
+
 fn decode(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()

@@ -1,5 +1,5 @@
 //! The OAuth 2.0 endpoints of both families: authorization (auto-consent), token (codes,
-//! PKCE S256, refresh with Microsoft's rotation) and Google's revocation.
+//! PKCE S256, refresh as each provider does it) and Google's revocation.
 
 use std::collections::HashMap;
 
@@ -91,14 +91,6 @@ impl Grants {
             .chain(self.access.keys())
             .cloned()
             .collect()
-    }
-
-    /// The refresh tokens still usable.
-    pub(super) fn live_refresh_tokens(&self, family: Family) -> usize {
-        self.refresh
-            .values()
-            .filter(|g| g.family == family && g.live)
-            .count()
     }
 
     pub(super) fn expire_access_tokens(&mut self, now: DateTime<Utc>) {
@@ -332,9 +324,23 @@ fn token(world: &mut World, family: Family, client: &Client, call: &Call<'_>) ->
                     }
                     Reply::Json((StatusCode::OK, body))
                 }
-                // Microsoft rotates it: the one presented is used up.
+                // Microsoft answers a new refresh token each time and asks for the scopes
+                // again; the one presented is not revoked (clients are to keep the newest).
                 Family::Microsoft => {
-                    grant.live = false;
+                    let granted: Vec<&str> = scope.split(' ').collect();
+                    let asked = field("scope");
+                    if asked.is_empty() {
+                        return token_error(
+                            "invalid_request",
+                            "AADSTS90014: The required field 'scope' is missing.",
+                        );
+                    }
+                    if !asked.split(' ').all(|s| granted.contains(&s)) {
+                        return token_error(
+                            "invalid_scope",
+                            "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
+                        );
+                    }
                     let next = random_token("rt");
                     world.oauth.refresh.insert(
                         next.clone(),

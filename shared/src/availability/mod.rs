@@ -11,7 +11,7 @@ pub use engine::{DEFAULT_STEP_MINUTES, Interval, STEPS, SlotRequest, free_slots}
 pub use service::AvailabilityService;
 pub use settings::{
     AvailabilityInput, AvailabilitySettings, BlockedInput, BlockedRange, Day, MAX_BUFFER_MINUTES,
-    RuleInput, WallTime, WeeklyRule,
+    MAX_HORIZON_DAYS, RuleInput, WallTime, WeeklyRule,
 };
 pub use slot_query::{
     DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, Slot, SlotList, SlotQuery, SlotQueryInput,

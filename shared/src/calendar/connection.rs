@@ -354,6 +354,13 @@ pub struct WrittenEvent {
     pub sequence: u32,
 }
 
+impl WrittenEvent {
+    /// Where the event is, as the providers' calls take it: (calendar, event).
+    pub fn location(&self) -> (&str, &str) {
+        (self.calendar.as_deref().unwrap_or_default(), &self.href)
+    }
+}
+
 /// Something the expert did to a booking's event in their calendar that needs their decision:
 /// the booking itself is never changed silently, and its time stays reserved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

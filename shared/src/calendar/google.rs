@@ -250,16 +250,14 @@ impl GoogleCalendar {
                 query
                     .append_pair("singleEvents", "true")
                     .append_pair("maxResults", PAGE_SIZE);
-                match (&page, sync_token) {
-                    (Some(page), _) => {
-                        query.append_pair("pageToken", page);
-                    }
-                    (None, Some(sync)) => {
-                        query.append_pair("syncToken", sync);
-                    }
-                    (None, None) => {
-                        query.append_pair("timeMin", &from.to_rfc3339());
-                    }
+                // Every page repeats the first page's query, with the page token added
+                // (Google's sync guide).
+                match sync_token {
+                    Some(sync) => query.append_pair("syncToken", sync),
+                    None => query.append_pair("timeMin", &from.to_rfc3339()),
+                };
+                if let Some(page) = &page {
+                    query.append_pair("pageToken", page);
                 }
             }
             let listed: EventPage = self.rest.get(token, url, &[]).await?;

@@ -23,6 +23,10 @@ use crate::ids::AppointmentId;
 const PREFER: &str = "outlook.timezone=\"UTC\", IdType=\"ImmutableId\", odata.maxpagesize=100";
 /// Teams, as Graph names it.
 pub const TEAMS: &str = "teamsForBusiness";
+/// The extended property that names the appointment on our events: Graph documents filtering
+/// events by it, while what it answers to a repeated `transactionId` is not documented.
+const APPOINTMENT_PROPERTY: &str =
+    "String {13db73c1-6c8a-43bc-81da-ae076aa23917} Name MarketplaceAppointmentId";
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,6 +93,9 @@ pub struct Event {
     pub response_status: ResponseStatus,
     #[serde(default)]
     pub transaction_id: Option<String>,
+    /// Kept as text: a format Graph changes must not make the event unreadable.
+    #[serde(default)]
+    pub created_date_time: Option<String>,
     #[serde(default)]
     pub is_online_meeting: bool,
     #[serde(default)]
@@ -160,25 +167,36 @@ impl Graph {
         Url::parse(link).map_err(|e| ProviderError::Protocol(e.to_string()))
     }
 
-    async fn pages(&self, token: &str, first: Url) -> Result<Round, ProviderError> {
-        let mut events = Vec::new();
+    /// Every page from `first` on, following `@odata.nextLink`; the last page's
+    /// `@odata.deltaLink` with them.
+    async fn all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        first: Url,
+    ) -> Result<(Vec<T>, Option<String>), ProviderError> {
+        let mut items = Vec::new();
         let mut url = first;
         loop {
-            let page: Page<Event> = self.rest.get(token, url, &[("prefer", PREFER)]).await?;
-            events.extend(page.value);
+            let page: Page<T> = self.rest.get(token, url, &[("prefer", PREFER)]).await?;
+            items.extend(page.value);
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => url = self.link(&next)?,
-                (None, delta_link) => return Ok(Round { events, delta_link }),
+                (None, delta_link) => return Ok((items, delta_link)),
             }
         }
     }
 
+    async fn pages(&self, token: &str, first: Url) -> Result<Round, ProviderError> {
+        let (events, delta_link) = self.all_pages(token, first).await?;
+        Ok(Round { events, delta_link })
+    }
+
+    /// Every calendar of the mailbox (Graph pages them, ten at a time by default).
     pub async fn calendars(&self, token: &str) -> Result<Vec<Calendar>, ProviderError> {
-        let page: Page<Calendar> = self
-            .rest
-            .get(token, self.url(&["me", "calendars"])?, &[])
+        let (calendars, _) = self
+            .all_pages(token, self.url(&["me", "calendars"])?)
             .await?;
-        Ok(page.value)
+        Ok(calendars)
     }
 
     /// The default calendar's changes since `delta_link`, or (without one) a first round over
@@ -226,8 +244,24 @@ impl Graph {
             .await
     }
 
-    /// Creates our event; `transactionId` (the appointment's id) makes a repeated create
-    /// answer the event made the first time.
+    /// Our events for `appointment` in `calendar`, found by their extended property.
+    pub async fn own_events(
+        &self,
+        token: &str,
+        calendar: &str,
+        appointment: AppointmentId,
+    ) -> Result<Vec<Event>, ProviderError> {
+        let mut url = self.url(&["me", "calendars", calendar, "events"])?;
+        url.query_pairs_mut().append_pair(
+            "$filter",
+            &format!(
+                "singleValueExtendedProperties/Any(ep: ep/id eq '{APPOINTMENT_PROPERTY}' and ep/value eq '{appointment}')"
+            ),
+        );
+        Ok(self.pages(token, url).await?.events)
+    }
+
+    /// Creates our event (its answer is not relied on: see `own_events`).
     pub async fn create(
         &self,
         token: &str,
@@ -348,6 +382,9 @@ pub fn event_body(event: &BookingEvent, with_teams: bool) -> Value {
         "end": time(event.end),
         "showAs": "busy",
         "transactionId": event.appointment_id.to_string(),
+        "singleValueExtendedProperties": [
+            {"id": APPOINTMENT_PROPERTY, "value": event.appointment_id.to_string()},
+        ],
     });
     if let Some(link) = &event.meeting_url {
         body["location"] = json!({"displayName": link});
@@ -364,8 +401,24 @@ pub fn patch_body(event: &BookingEvent) -> Value {
     let mut body = event_body(event, false);
     if let Some(fields) = body.as_object_mut() {
         fields.remove("transactionId");
+        fields.remove("singleValueExtendedProperties");
     }
     body
+}
+
+/// Of the events carrying one appointment's property, the one that stands (the earliest
+/// made; ties by id, so every concurrent try picks the same) and the copies to remove.
+pub fn standing(mut events: Vec<Event>) -> Option<(Event, Vec<Event>)> {
+    let made = |event: &Event| {
+        event
+            .created_date_time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    };
+    events.sort_by(|a, b| (made(a), &a.id).cmp(&(made(b), &b.id)));
+    let mut events = events.into_iter();
+    let first = events.next()?;
+    Some((first, events.collect()))
 }
 
 fn instant(time: &DateTimeZone) -> Option<DateTime<Utc>> {
@@ -550,6 +603,21 @@ mod tests {
     }
 
     #[test]
+    fn the_earliest_copy_of_our_event_stands() {
+        let made = |id: &str, at: &str| event(json!({"id": id, "createdDateTime": at}));
+        let (kept, copies) = standing(vec![
+            made("b", "2026-12-07T10:00:00.1234567Z"),
+            made("c", "2026-12-07T10:00:00.0000001Z"),
+            made("a", "2026-12-07T10:00:00.1234567Z"),
+        ])
+        .unwrap();
+        assert_eq!(kept.id, "c");
+        let ids: Vec<&str> = copies.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "ties by id");
+        assert!(standing(Vec::new()).is_none());
+    }
+
+    #[test]
     fn our_events_are_recognised_by_their_transaction_id() {
         let appointment = AppointmentId::new();
         let ours = event(json!({"transactionId": appointment.to_string()}));
@@ -572,6 +640,10 @@ mod tests {
         );
         assert_eq!(body["start"]["dateTime"], "2026-12-07T15:00:00");
         assert_eq!(body["onlineMeetingProvider"], TEAMS);
+        assert_eq!(
+            body["singleValueExtendedProperties"][0]["value"],
+            appointment.to_string()
+        );
         assert!(body.get("attendees").is_none());
     }
 }

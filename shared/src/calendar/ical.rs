@@ -1868,7 +1868,7 @@ mod tests {
     }
 
     #[test]
-    fn never_panics_on_hostile_input() {
+    fn hostile_input_is_refused_or_read_within_bounds() {
         let event = |lines: &str| {
             calendar(&format!(
                 "BEGIN:VEVENT\nUID:x@example.com\n{lines}\nEND:VEVENT"
@@ -1914,9 +1914,58 @@ mod tests {
             rules(BERLIN, "2026-03-09T00:00:00Z", "2026-03-16T00:00:00Z"),
             rules(Tz::UTC, "0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"),
         ];
-        for input in &inputs {
-            for window in &windows {
-                let _ = busy_intervals(input, window);
+        // What each input gives over each window: refused as malformed (`None`), or this
+        // many busy intervals. Every expansion is bounded (nesting, rules, instances), so the
+        // whole table runs at once.
+        let expected: [[Option<usize>; 2]; 23] = [
+            [None, None],
+            [None, None],
+            [Some(0), Some(0)],
+            [None, None],
+            [Some(0), Some(0)],
+            // Yearly from year 1: nothing this week, 9,999 over all time (under MAX_INSTANCES).
+            [Some(0), Some(9_999)],
+            [Some(1), Some(1)],
+            [None, None],
+            [Some(0), Some(0)],
+            [Some(1), Some(1)],
+            [Some(1), Some(1)],
+            [None, None],
+            [None, None],
+            // A rule that never matches still has its DTSTART.
+            [Some(1), Some(1)],
+            [Some(1), Some(1)],
+            [Some(1), Some(1)],
+            [None, None],
+            [Some(1), Some(4)],
+            // An unknown zone is the expert's: 30 minutes a day in Berlin, negative in UTC.
+            [Some(2), Some(0)],
+            [Some(1), Some(1)],
+            [Some(1), Some(1)],
+            [Some(1), Some(1)],
+            [None, None],
+        ];
+        assert_eq!(inputs.len(), expected.len());
+        for (input, expected) in inputs.iter().zip(expected) {
+            for (window, expected) in windows.iter().zip(expected) {
+                let outcome = busy_intervals(input, window);
+                match (&outcome, expected) {
+                    (Ok(intervals), Some(count)) => {
+                        assert_eq!(intervals.len(), count, "{input:?}");
+                        for interval in intervals {
+                            assert!(interval.start < interval.end, "{input:?}");
+                            assert!(
+                                interval.start < window.window.end
+                                    && interval.end > window.window.start,
+                                "{input:?}: outside the window"
+                            );
+                        }
+                    }
+                    (Err(IcalError::Malformed(why)), None) => {
+                        assert!(why.chars().count() <= MAX_MESSAGE_CHARS, "{why}");
+                    }
+                    _ => panic!("{input:?}: {outcome:?}, expected {expected:?}"),
+                }
             }
         }
     }

@@ -218,8 +218,12 @@ impl OAuthApp {
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, OAuthError> {
         let client = OAuthHttp(&self.http);
         let token = RefreshToken::new(refresh_token.to_owned());
-        self.client
-            .exchange_refresh_token(&token)
+        let mut request = self.client.exchange_refresh_token(&token);
+        if self.provider == Provider::Microsoft {
+            // Microsoft's v2.0 endpoint lists `scope` among the refresh request's fields.
+            request = request.add_scopes(self.scopes.iter().map(|s| Scope::new((*s).to_owned())));
+        }
+        request
             .request_async(&client)
             .await
             .map(|r| tokens(&r))

@@ -28,8 +28,9 @@ use crate::store::dynamo::{DynamoStore, PushLookup};
 
 /// Google's channels are asked to live this long (its default and usual maximum).
 pub const GOOGLE_CHANNEL_DAYS: i64 = 7;
-/// Graph allows up to 7 days for events; 3 days leaves slack for a missed renewal.
-pub const MICROSOFT_SUBSCRIPTION_DAYS: i64 = 3;
+/// Graph's longest subscription on events has been documented as 4,230 minutes and as 10,080
+/// (7 days); asking for less than both stays valid whichever applies.
+pub const MICROSOFT_SUBSCRIPTION_MINUTES: i64 = 4_200;
 /// A channel this close to its end is renewed by the next sync.
 pub const RENEW_WITHIN_HOURS: i64 = 24;
 
@@ -189,7 +190,7 @@ impl PushChannels {
                 let client = remotes.graph.as_ref().ok_or(ProviderError::Protocol(
                     "Microsoft is not configured".into(),
                 ))?;
-                let expires_at = now + Duration::days(MICROSOFT_SUBSCRIPTION_DAYS);
+                let expires_at = now + Duration::minutes(MICROSOFT_SUBSCRIPTION_MINUTES);
                 match connection.push.first() {
                     Some(live) if fresh(live) => kept.push(live.clone()),
                     Some(live) => match client.renew(token, &live.id, expires_at).await {

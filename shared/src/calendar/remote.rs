@@ -18,13 +18,17 @@ use super::ical::{self, BusyRules};
 use super::oauth::{AccessTokens, TokenError};
 use super::rest::ProviderError;
 use super::secrets::{SealedSecret, SecretSealer};
-use crate::availability::Interval;
+use crate::availability::{Interval, MAX_HORIZON_DAYS};
 use crate::ids::{AppointmentId, ConnectionId, ExpertId};
 use crate::store::dynamo::{DynamoStore, ImportedEvent, SyncWrite};
 
 /// Every event is read and expanded again this often, so recurrences reach the days the
 /// sliding horizon newly opens.
 pub const FULL_READ_EVERY_HOURS: i64 = 24;
+/// How far a Graph delta round reaches: it keeps its first request's window until the daily
+/// read starts the next, so it spans any horizon from then, and a margin, to hold every
+/// booking made during it.
+const DELTA_ROUND_DAYS: i64 = MAX_HORIZON_DAYS + 2;
 /// Members per calendar-multiget.
 const FETCH_CHUNK: usize = 50;
 /// A Meet link is asked for again this many times, this far apart, before we give up on it.
@@ -185,6 +189,9 @@ pub(super) struct Written {
     pub key: String,
     pub etag: Option<String>,
     pub conference: Option<Result<String, String>>,
+    /// Made by an earlier try whose answer was lost, and deleted by the expert since (Google
+    /// keeps a deleted event's id, answering it as `cancelled`).
+    pub deleted: bool,
 }
 
 /// Why a write to the calendar did not happen.
@@ -346,9 +353,13 @@ impl Remotes {
             }
             Session::Microsoft(token) if calendar.primary => {
                 let client = self.graph()?;
+                let window = Interval {
+                    start: rules.window.start,
+                    end: now + Duration::days(DELTA_ROUND_DAYS),
+                };
                 let round = match calendar.sync_token.as_deref() {
                     Some(link) if !expand_again => {
-                        match client.delta(token, Some(link), rules.window).await {
+                        match client.delta(token, Some(link), window).await {
                             Err(ProviderError::SyncStateExpired) => None,
                             other => Some(other?),
                         }
@@ -358,7 +369,7 @@ impl Remotes {
                 let (round, full) = match round {
                     Some(round) => (round, None),
                     None => (
-                        client.delta(token, None, rules.window).await?,
+                        client.delta(token, None, window).await?,
                         Some(stored().await?),
                     ),
                 };
@@ -583,6 +594,7 @@ impl Remotes {
                     .graph()
                     .map_err(|_| WriteFailure::Other("Microsoft".into()))?;
                 match client.get(token, key).await {
+                    Ok(event) if event.is_cancelled => None,
                     Ok(event) => match graph::busy_of(&event, rules) {
                         EventBusy::Own { span, .. } => Some((event.etag, span)),
                         _ => Some((event.etag, None)),
@@ -597,7 +609,7 @@ impl Remotes {
 
     /// Creates our event in `calendar`; a repeat of an earlier, lost answer finds the event
     /// made then (CalDAV: `If-None-Match: *` on the appointment's own file name; Google: our
-    /// id, 409; Microsoft: `transactionId`). Asks for a Meet or Teams link when the expert chose
+    /// id, 409; Microsoft: our extended property, looked up before and after the create). Asks for a Meet or Teams link when the expert chose
     /// it and the calendar allows it.
     pub(super) async fn create(
         &self,
@@ -631,6 +643,7 @@ impl Remotes {
                     key: url.to_string(),
                     etag,
                     conference: None,
+                    deleted: false,
                 })
             }
             Session::Google(token) => {
@@ -653,6 +666,14 @@ impl Remotes {
                     }
                     Err(other) => return Err(other.into()),
                 };
+                if made.status == "cancelled" {
+                    return Ok(Written {
+                        key: made.id,
+                        etag: None,
+                        conference: None,
+                        deleted: true,
+                    });
+                }
                 // Google makes the Meet link in the background: ask until it says.
                 let mut polls = 0;
                 while made.meet() == Meet::Pending && polls < MEET_POLLS {
@@ -674,6 +695,7 @@ impl Remotes {
                     key: made.id,
                     etag: Some(made.etag),
                     conference,
+                    deleted: false,
                 })
             }
             Session::Microsoft(token) => {
@@ -682,9 +704,29 @@ impl Remotes {
                     .map_err(|_| WriteFailure::Other("Microsoft".into()))?;
                 let teams = conferencing == Conferencing::Teams;
                 let asked = teams && calendar.conferencing;
-                let made = client
-                    .create(token, &calendar.remote_id, &graph::event_body(event, asked))
-                    .await?;
+                let calendar_id = calendar.remote_id.as_str();
+                let appointment = event.appointment_id;
+                // Made by an earlier try whose answer was lost, or made now: either way the
+                // event counts as written once read back, and a copy a concurrent try made
+                // is removed.
+                let mut found = client.own_events(token, calendar_id, appointment).await?;
+                if found.is_empty() {
+                    client
+                        .create(token, calendar_id, &graph::event_body(event, asked))
+                        .await?;
+                    found = client.own_events(token, calendar_id, appointment).await?;
+                }
+                let Some((made, copies)) = graph::standing(found) else {
+                    return Err(WriteFailure::Other(
+                        "Microsoft did not list the event it created".into(),
+                    ));
+                };
+                for copy in copies {
+                    match client.delete(token, &copy.id, None).await {
+                        Ok(()) | Err(ProviderError::NotFound) => {}
+                        Err(other) => return Err(other.into()),
+                    }
+                }
                 let conference = teams.then(|| match made.teams_link() {
                     Some(link) => Ok(link),
                     None if !calendar.conferencing => {
@@ -698,6 +740,7 @@ impl Remotes {
                     key: made.id,
                     etag: Some(made.etag),
                     conference,
+                    deleted: false,
                 })
             }
         }

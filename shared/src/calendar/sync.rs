@@ -236,10 +236,7 @@ impl CalendarSync {
         let event = self.bookings.calendar_event(&appointment).await?;
         match (wanted, written) {
             (true, Some(written)) => {
-                let at = (
-                    written.calendar.as_deref().unwrap_or_default(),
-                    written.href.as_str(),
-                );
+                let at = written.location();
                 let etag = match self
                     .remotes
                     .update(&session, at, Some(&written.etag), &event)
@@ -297,6 +294,9 @@ impl CalendarSync {
                     etag: String::new(),
                     sequence: appointment.revision,
                 };
+                if made.deleted {
+                    return self.flag_deleted(&appointment, written).await;
+                }
                 if connection.provider == Provider::Microsoft {
                     self.store
                         .record_own_event(
@@ -315,10 +315,7 @@ impl CalendarSync {
                 Ok(BookingPush::Created)
             }
             (false, Some(written)) => {
-                let at = (
-                    written.calendar.as_deref().unwrap_or_default(),
-                    written.href.as_str(),
-                );
+                let at = written.location();
                 let mut etag = written.etag.clone();
                 loop {
                     match self.remotes.delete(&session, at, &etag).await {
@@ -373,11 +370,7 @@ impl CalendarSync {
             Some(etag) => etag,
             None => self
                 .remotes
-                .current(
-                    session,
-                    (event.calendar.as_deref().unwrap_or_default(), &event.href),
-                    rules,
-                )
+                .current(session, event.location(), rules)
                 .await
                 .map_err(write_failed)?
                 .map(|(etag, _)| etag)
@@ -445,15 +438,27 @@ impl CalendarSync {
         })
     }
 
-    /// A booking event gone from the calendar: its appointment is flagged.
+    /// A booking event missing from a read: its appointment is flagged once the event itself
+    /// is gone. Missing is not gone: Graph's delta names an event outside the round's window
+    /// as removed, and a windowed view does not list a session that has ended.
     async fn flag_if_deleted(
         &self,
+        session: &Session,
         id: AppointmentId,
         connection: ConnectionId,
+        rules: &BusyRules<'_>,
     ) -> Result<(), ServiceError> {
-        match self.ours_to_check(id, connection).await? {
-            Some((appointment, event)) => self.flag_deleted(&appointment, event).await.map(drop),
-            None => Ok(()),
+        let Some((appointment, event)) = self.ours_to_check(id, connection).await? else {
+            return Ok(());
+        };
+        let found = self
+            .remotes
+            .current(session, event.location(), rules)
+            .await
+            .map_err(write_failed)?;
+        match found {
+            Some(_) => Ok(()),
+            None => self.flag_deleted(&appointment, event).await.map(drop),
         }
     }
 
@@ -641,7 +646,8 @@ impl CalendarSync {
         };
         if let (None, Some(session)) = (&failure, &session) {
             for appointment in own_removed {
-                self.flag_if_deleted(appointment, connection.id).await?;
+                self.flag_if_deleted(session, appointment, connection.id, &rules)
+                    .await?;
             }
             for change in &own_changed {
                 self.flag_if_moved(session, change, connection.id, &rules)

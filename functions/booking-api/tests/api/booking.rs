@@ -6,7 +6,7 @@ use marketplace::booking::AppointmentStatus;
 use marketplace::ids::AppointmentId;
 use serde_json::{Value, json};
 
-use crate::helpers::{RequestCounter, TestApp, TestResponse, User, spawn_app, spawn_app_counting};
+use crate::helpers::{DynamoProbe, TestApp, TestResponse, User, spawn_app, spawn_app_counting};
 
 /// A bookable expert in London: Mondays 09:00-17:00, 30/60-minute slots, 15 minutes after.
 pub async fn bookable_expert(app: &TestApp, rate: i64, currency: &str) -> String {
@@ -84,7 +84,7 @@ async fn status_of(app: &TestApp, response: &TestResponse) -> AppointmentStatus 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_books_pays_and_the_webhook_confirms_with_a_ten_percent_fee() {
-    let counter = RequestCounter::default();
+    let counter = DynamoProbe::default();
     let app = spawn_app_counting(counter.clone()).await;
     let expert = bookable_expert(&app, 18_000, "usd").await;
     three_days_before(&app);
@@ -99,8 +99,8 @@ async fn a_client_books_pays_and_the_webhook_confirms_with_a_ten_percent_fee() {
     .await;
     assert_eq!(
         counter.take(),
-        3,
-        "one Query, one TransactWriteItems, and the UpdateItem that stores the PaymentIntent's id"
+        ["Query", "TransactWriteItems", "UpdateItem"],
+        "the expert's partition, the hold, and the PaymentIntent's id stored"
     );
     assert_eq!(
         app.stripe.request_count("POST /v1/payment_intents"),
@@ -289,6 +289,88 @@ async fn fifty_concurrent_clients_on_overlapping_slots_make_exactly_one_booking(
         claims[0].appointment_id.to_string(),
         won[0].body["id"].as_str().unwrap()
     );
+}
+
+/// The claims on the expert's Monday.
+pub(crate) async fn monday_claims(app: &TestApp, expert: &str) -> Vec<marketplace::booking::Claim> {
+    let dates = marketplace::booking::days_touched(&marketplace::availability::Interval {
+        start: monday_at(0, 0),
+        end: monday_at(23, 0),
+    });
+    let days = app
+        .store
+        .claim_days(expert.parse().unwrap(), &dates)
+        .await
+        .unwrap();
+    days.into_iter().flat_map(|d| d.claims).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_conflict_is_read_again_and_a_lasting_one_answers_409() {
+    let app = spawn_app().await;
+    let expert = bookable_expert(&app, 18_000, "usd").await;
+    let bob = app.client("bob");
+    let book_at = |key: &'static str, hour: u32| {
+        let (app, bob, body) = (&app, &bob, booking(&expert, monday_at(hour, 0), 60));
+        async move { book(app, bob, Some(key), &body).await }
+    };
+    // DynamoDB cancels the transaction twice for a concurrent one on the claim day: the
+    // booking reads the day again each time and is made on the third try.
+    app.dynamo.conflict_next(2);
+    app.dynamo.take();
+    book_at("k1", 10).await.ok(StatusCode::CREATED);
+    let mut expected: Vec<&str> = ["Query", "TransactWriteItems"].repeat(3);
+    expected.push("UpdateItem");
+    assert_eq!(app.dynamo.take(), expected);
+
+    // A conflict on every try: 409 `conflict`, and nothing written (the key is still free).
+    app.dynamo.conflict_next(usize::MAX);
+    book_at("k2", 14)
+        .await
+        .problem(StatusCode::CONFLICT, "conflict");
+    app.dynamo.conflict_next(0);
+    assert_eq!(monday_claims(&app, &expert).await.len(), 1);
+    book_at("k2", 14).await.ok(StatusCode::CREATED);
+    assert_eq!(monday_claims(&app, &expert).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_that_read_before_either_writes_are_kept_apart_by_the_conditions_alone() {
+    for stripped in [false, true] {
+        let app = spawn_app().await;
+        let expert = bookable_expert(&app, 18_000, "usd").await;
+        if stripped {
+            app.dynamo.strip_claim_conditions();
+        }
+        // Both transactions wait until both are in flight: each booking has read the day
+        // before either writes, so the service's own check passes for both.
+        app.dynamo.hold_transactions(2);
+        let body = booking(&expert, monday_at(10, 0), 60);
+        let attempts: Vec<_> = ["bob", "carol"]
+            .into_iter()
+            .map(|client| {
+                let (app, body) = (app.clone(), body.clone());
+                tokio::spawn(async move { book(&app, &app.client(client), Some("k"), &body).await })
+            })
+            .collect();
+        let mut made = 0;
+        for attempt in attempts {
+            let response = attempt.await.unwrap();
+            if response.status == StatusCode::CREATED {
+                made += 1;
+            } else {
+                response.problem(StatusCode::CONFLICT, "slot-unavailable");
+            }
+        }
+        if stripped {
+            // Without the conditions both are made: they are what keeps bookings apart (and
+            // what the fifty-client test above relies on).
+            assert_eq!(made, 2);
+        } else {
+            assert_eq!(made, 1);
+            assert_eq!(monday_claims(&app, &expert).await.len(), 1);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

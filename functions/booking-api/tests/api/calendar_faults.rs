@@ -16,7 +16,7 @@ use crate::calendars::{
     CALENDARS, Connected, connected_expert_through, deliver_to_calendar, event, event_in_radicale,
     expert_with_account, free_hours, put_event, raw_table,
 };
-use crate::helpers::{RequestCounter, TestApp, spawn_app, spawn_app_counting, spawn_app_with};
+use crate::helpers::{DynamoProbe, TestApp, spawn_app, spawn_app_counting, spawn_app_with};
 
 /// A fault proxy in front of the local Radicale.
 async fn proxy() -> FaultProxy {
@@ -181,7 +181,7 @@ async fn a_throttled_read_comes_back_after_its_retry_after_not_the_visibility_ti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_busy_time_is_read_again_before_a_booking_and_an_unreadable_calendar_refuses_it() {
-    let counter = RequestCounter::default();
+    let counter = DynamoProbe::default();
     let app = spawn_app_counting(counter.clone()).await;
     let proxy = proxy().await;
     let connected = connected_expert_through(&app, Some(&proxy.url())).await;
@@ -195,10 +195,14 @@ async fn stale_busy_time_is_read_again_before_a_booking_and_an_unreadable_calend
     app.clock.advance(Duration::minutes(9));
     counter.take();
     calendars.run_sync(job).await.unwrap();
-    assert_eq!(counter.take(), 2, "GetItem + Query");
+    assert_eq!(counter.take(), ["GetItem", "Query"]);
     app.clock.advance(Duration::minutes(1));
     calendars.run_sync(job).await.unwrap();
-    assert_eq!(counter.take(), 3, "GetItem + Query + the read time");
+    assert_eq!(
+        counter.take(),
+        ["GetItem", "Query", "UpdateItem"],
+        "and the read time"
+    );
 
     // The schedule stops for 16 minutes while the expert adds an event: the booking reads the
     // calendar first, sees it, and refuses the slot.
@@ -258,7 +262,7 @@ async fn stale_busy_time_is_read_again_before_a_booking_and_an_unreadable_calend
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_the_expert_moves_flags_its_booking_until_the_booking_itself_moves() {
-    let counter = RequestCounter::default();
+    let counter = DynamoProbe::default();
     let app = spawn_app_counting(counter.clone()).await;
     let connected = connected_expert_through(&app, None).await;
     let (expert, account, job) = (&connected.expert, &connected.account, &connected.job);
@@ -310,7 +314,7 @@ async fn an_event_the_expert_moves_flags_its_booking_until_the_booking_itself_mo
     assert!(body.contains(&format!("DTSTART:{}", stamp(monday_at(15, 0)))));
     counter.take();
     calendars.run_sync(job).await.unwrap();
-    assert_eq!(counter.take(), 2, "GetItem + Query, no write");
+    assert_eq!(counter.take(), ["GetItem", "Query"], "no write");
 
     // The booking is moved (an explicit action): the event follows it, the flag goes.
     crate::cancel::reschedule(&app, &app.client("bob"), &id, monday_at(14, 0))
@@ -347,7 +351,7 @@ async fn redirector(location: &'static str) -> u16 {
 async fn hostile_addresses_are_refused_before_any_packet_leaves_loopback() {
     // Production rules: only `redirector.test` (a server of this test on 127.0.0.1) is allowed
     // locally; every other name resolves through the test's table, never through DNS.
-    let app = spawn_app_with(RequestCounter::default(), |options| {
+    let app = spawn_app_with(DynamoProbe::default(), |options| {
         options.calendar_local_hosts = vec!["redirector.test".into()];
         options.calendar_lookup = Some(StaticLookup::new([
             ("redirector.test", vec!["127.0.0.1".parse().unwrap()]),

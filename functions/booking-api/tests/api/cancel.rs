@@ -465,6 +465,32 @@ async fn two_parties_moving_two_appointments_into_one_slot_at_once_one_wins() {
             response.problem(StatusCode::CONFLICT, "slot-unavailable");
         }
     }
+    // The table agrees: the winner claims its new time and no longer its old one, the loser
+    // still its own, and no two claims overlap.
+    let (winner, winner_was, loser, loser_at) = if a.status == StatusCode::OK {
+        (&first, monday_at(9, 0), &second, monday_at(14, 0))
+    } else {
+        (&second, monday_at(14, 0), &first, monday_at(9, 0))
+    };
+    let winner_at = if a.status == StatusCode::OK {
+        monday_at(11, 0)
+    } else {
+        monday_at(11, 30)
+    };
+    let claims = crate::booking::monday_claims(&app, &expert).await;
+    let covers = |id: &str, at: chrono::DateTime<chrono::Utc>| {
+        claims
+            .iter()
+            .any(|c| c.appointment_id.to_string() == id && c.start <= at && at < c.end)
+    };
+    assert_eq!(claims.len(), 2, "{claims:?}");
+    assert!(covers(winner, winner_at), "{claims:?}");
+    assert!(!covers(winner, winner_was), "{claims:?}");
+    assert!(covers(loser, loser_at), "{claims:?}");
+    assert!(
+        claims[0].end <= claims[1].start || claims[1].end <= claims[0].start,
+        "{claims:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,8 @@
 //! `spawn_app()` and typed request helpers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::Router;
 use axum::body::Body;
 use http::{Method, Request, StatusCode, header};
@@ -17,6 +14,8 @@ use marketplace::store::dynamo::DynamoStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub use crate::dynamo_probe::DynamoProbe;
+
 const SECRET: &str = "api-test-secret";
 
 #[derive(Clone)]
@@ -26,6 +25,8 @@ pub struct TestApp {
     /// The handler alone, for requests API Gateway would never pass (no authorizer context).
     pub handler: Router,
     pub store: DynamoStore,
+    /// What the app's DynamoDB client sent, and the faults it is to meet.
+    pub dynamo: DynamoProbe,
     pub stripe: Arc<StripeServer>,
     pub stripe_url: String,
     /// The local notifications queue (fed by the bus's rule from the template).
@@ -66,33 +67,7 @@ pub struct TestResponse {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_counting(RequestCounter::default()).await
-}
-
-/// Counts the HTTP requests the app's DynamoDB client sends (retries included).
-#[derive(Clone, Debug, Default)]
-pub struct RequestCounter(Arc<AtomicUsize>);
-
-impl RequestCounter {
-    pub fn take(&self) -> usize {
-        self.0.swap(0, Ordering::SeqCst)
-    }
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _config: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
+    spawn_app_counting(DynamoProbe::default()).await
 }
 
 /// Everything the tests' code logged, JSON lines, from our crates and the HTTP client at debug
@@ -136,13 +111,13 @@ fn install_logging() {
         .try_init();
 }
 
-pub async fn spawn_app_counting(counter: RequestCounter) -> TestApp {
+pub async fn spawn_app_counting(counter: DynamoProbe) -> TestApp {
     spawn_app_with(counter, |_| {}).await
 }
 
 /// An app whose dev-server options `adjust` changes first (the calendar guard's settings).
 pub async fn spawn_app_with(
-    counter: RequestCounter,
+    counter: DynamoProbe,
     adjust: impl FnOnce(&mut DevServerOptions),
 ) -> TestApp {
     install_logging();
@@ -152,7 +127,14 @@ pub async fn spawn_app_with(
     let sdk = marketplace::config::aws_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(counter)
+            .http_client(counter.clone())
+            // The probe sends the body whole rather than streaming it: upload throughput
+            // is not watched.
+            .stalled_stream_protection(
+                aws_sdk_dynamodb::config::StalledStreamProtectionConfig::enabled()
+                    .upload_enabled(false)
+                    .build(),
+            )
             .build(),
     );
     let clock = Arc::new(OffsetClock::default());
@@ -169,6 +151,7 @@ pub async fn spawn_app_with(
         gateway: server.router(),
         handler: booking_api::router(server.services.clone()),
         store: server.store.clone(),
+        dynamo: counter,
         stripe: server.stripe.clone().expect("our Stripe test server"),
         stripe_url: server.stripe_url.clone(),
         notifications_queue: server.messaging.queue_urls["NotificationsQueue"].clone(),

@@ -10,6 +10,7 @@ mod calendar_faults;
 mod calendars;
 mod cancel;
 mod conversation;
+mod dynamo_probe;
 mod events;
 mod helpers;
 mod lambda_events;

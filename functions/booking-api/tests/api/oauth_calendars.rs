@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::booking::{bookable_expert, monday_at, three_days_before};
 use crate::calendars::{CALENDARS, deliver_to_calendar, free_hours, raw_table};
-use crate::helpers::{RequestCounter, TestApp, User, spawn_app, spawn_app_counting};
+use crate::helpers::{DynamoProbe, TestApp, User, spawn_app, spawn_app_counting};
 
 fn name(family: Family) -> &'static str {
     match family {
@@ -341,7 +341,7 @@ fn synced(outcome: SyncOutcome) -> marketplace::calendar::sync::SyncReport {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_busy_time_is_read_incrementally_and_costs_one_request_when_nothing_changed() {
-    let counter = RequestCounter::default();
+    let counter = DynamoProbe::default();
     let app = spawn_app_counting(counter.clone()).await;
     let email = "ada@gmail.test";
     let (expert, _, _, job) = connected(&app, Family::Google, email).await;
@@ -387,7 +387,7 @@ async fn google_busy_time_is_read_incrementally_and_costs_one_request_when_nothi
     let report = synced(calendars.run_sync(&job).await.unwrap());
     assert_eq!(report.fetched, 0);
     assert_eq!(lists() - before, 1, "one events.list with the sync token");
-    assert_eq!(counter.take(), 2, "GetItem + Query, no write");
+    assert_eq!(counter.take(), ["GetItem", "Query"], "no write");
 
     // Moved: one request, the block moves. Deleted: free again.
     providers.put_event(
@@ -470,7 +470,7 @@ async fn google_busy_time_is_read_incrementally_and_costs_one_request_when_nothi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outlook_reads_the_default_calendar_by_delta_and_others_by_a_windowed_view() {
-    let counter = RequestCounter::default();
+    let counter = DynamoProbe::default();
     let app = spawn_app_counting(counter.clone()).await;
     let email = "ada@outlook.test";
     let providers = &app.providers;
@@ -526,7 +526,7 @@ async fn outlook_reads_the_default_calendar_by_delta_and_others_by_a_windowed_vi
     let report = synced(calendars.run_sync(&job).await.unwrap());
     assert_eq!(report.fetched, 0, "{report:?}");
     assert_eq!((deltas() - d, views() - v), (1, 1));
-    assert_eq!(counter.take(), 2, "GetItem + Query, no write");
+    assert_eq!(counter.take(), ["GetItem", "Query"], "no write");
 
     // Moved and deleted in the default calendar: reflected after one sync each.
     providers.put_event(
@@ -590,6 +590,36 @@ async fn outlook_reads_the_default_calendar_by_delta_and_others_by_a_windowed_vi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outlook_calendar_is_listed_though_graph_pages_them() {
+    let app = spawn_app().await;
+    let email = "ada@outlook.test";
+    primary(&app, Family::Microsoft, email);
+    for n in 0..12 {
+        app.providers.add_calendar(
+            Family::Microsoft,
+            email,
+            &format!("Shared {n}"),
+            false,
+            false,
+        );
+    }
+    let (_, _, connection, _) = connected(&app, Family::Microsoft, email).await;
+    let names: Vec<&str> = connection["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 13, "{names:?}");
+    assert!(names.contains(&"Shared 11"), "{names:?}");
+    assert_eq!(
+        app.providers.requests(&Method::GET, "/me/calendars"),
+        2,
+        "ten a page"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotated_refresh_tokens_survive_two_refreshes_at_once_and_a_revoked_grant_asks_for_reauth()
 {
     let app = spawn_app().await;
@@ -597,8 +627,8 @@ async fn rotated_refresh_tokens_survive_two_refreshes_at_once_and_a_revoked_gran
     let (_, ada, _, job) = connected(&app, Family::Microsoft, email).await;
     let calendars = app.services.calendars.as_ref().unwrap();
     synced(calendars.run_sync(&job).await.unwrap());
-    // Two Lambda instances refresh at the same moment: Microsoft rotates the refresh token
-    // on each use and takes the used one back. Both syncs succeed and what is stored works.
+    // Two Lambda instances refresh at the same moment: Microsoft answers a new refresh token
+    // to each. Both syncs succeed and what is stored works.
     let (one, two) = (
         app.another_calendar_instance().await,
         app.another_calendar_instance().await,
@@ -617,7 +647,6 @@ async fn rotated_refresh_tokens_survive_two_refreshes_at_once_and_a_revoked_gran
     app.providers.expire_access_tokens();
     let third = app.another_calendar_instance().await;
     synced(third.run_sync(&job).await.unwrap());
-    assert_eq!(app.providers.live_refresh_tokens(Family::Microsoft), 1);
     assert_eq!(connections(&app, &ada).await[0]["status"], "ok");
 
     // The user revokes our access: needs_reauth at the first refusal, one email, no retry
@@ -1145,6 +1174,32 @@ async fn bookings_reach_google_once_follow_moves_and_carry_a_meet_link_when_chos
     assert!(!free_hours(&app, &expert).await.contains(&monday_at(11, 0)));
     deliver_to_calendar(&app).await;
     assert!(ours(&app, Family::Google, email, &calendar).is_empty());
+
+    // Our write's answer lost, and the expert deletes the event before the retry: the
+    // retry's insert is a 409, and the event it names reads as cancelled. The booking is
+    // flagged, not recorded as written.
+    let third = crate::conversation::paid(&app, &expert, "bob", 15).await;
+    deliver_to_calendar(&app).await;
+    let appointment = third.parse().unwrap();
+    app.store
+        .set_calendar_event(appointment, None, None)
+        .await
+        .unwrap();
+    assert!(app.providers.delete_event(
+        Family::Google,
+        email,
+        &calendar,
+        &marketplace::calendar::google::event_id(appointment)
+    ));
+    calendars.push_booking(appointment).await.unwrap();
+    let seen = app
+        .get(&format!("/v1/appointments/{third}"), Some(&ada))
+        .await;
+    assert_eq!(
+        seen.ok(StatusCode::OK)["calendar_attention"]["reason"],
+        "deleted_in_calendar"
+    );
+    assert!(ours(&app, Family::Google, email, &calendar).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1178,14 +1233,34 @@ async fn bookings_reach_outlook_with_a_transaction_id_and_a_teams_link_when_chos
     let link = meeting_url(&app, &bob, &id).await;
     assert!(link.starts_with("https://teams.microsoft.com/"), "{link}");
 
-    // Our write's answer lost (the job dies after the create): the retry's create with the
-    // same transactionId is the same event.
+    // Our write's answer lost (the job dies after the create): the retry finds the event by
+    // its extended property and makes no other (a repeated create here makes a copy).
     app.store
         .set_calendar_event(id.parse().unwrap(), None, None)
         .await
         .unwrap();
     calendars.push_booking(id.parse().unwrap()).await.unwrap();
     assert_eq!(ours(&app, Family::Microsoft, email, &calendar).len(), 1);
+
+    // Two deliveries of one booking at once: both create, both read back, one event stays.
+    let twice = crate::conversation::paid(&app, &expert, "bob", 13).await;
+    let appointment = twice.parse().unwrap();
+    let (a, b) = tokio::join!(
+        calendars.push_booking(appointment),
+        calendars.push_booking(appointment)
+    );
+    a.unwrap();
+    b.unwrap();
+    deliver_to_calendar(&app).await;
+    let copies = ours(&app, Family::Microsoft, email, &calendar)
+        .into_iter()
+        .filter(|e| e["transactionId"] == twice.as_str())
+        .count();
+    assert_eq!(copies, 1);
+    crate::cancel::cancel(&app, &bob, &twice)
+        .await
+        .ok(StatusCode::OK);
+    deliver_to_calendar(&app).await;
 
     // Moved and cancelled.
     crate::cancel::reschedule(&app, &bob, &id, monday_at(14, 0))
@@ -1247,6 +1322,95 @@ async fn bookings_reach_outlook_with_a_transaction_id_and_a_teams_link_when_chos
     );
 }
 
+/// Sets the connection's calendar named `name` as the booking target (and a busy source).
+async fn target(app: &TestApp, ada: &User, connection: &Value, name: &str) {
+    let choices: Vec<Value> = connection["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!({"id": c["id"], "booking_target": c["name"] == name, "busy_source": true}))
+        .collect();
+    let path = format!("{CALENDARS}/{}", connection["id"].as_str().unwrap());
+    app.send_json(
+        Method::PATCH,
+        &path,
+        Some(ada),
+        &json!({ "calendars": choices }),
+    )
+    .await
+    .ok(StatusCode::OK);
+    app.drain_queue(&app.calendar_sync_queue).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_event_missing_from_a_read_is_flagged_only_when_it_is_gone() {
+    let email = "ada@outlook.test";
+    // In the default calendar, read by delta: once the session has ended, the next day's
+    // round no longer covers it, and Graph names an event changed outside a round's window
+    // as removed. In another calendar, read by a windowed view: an ended session is not
+    // listed at all.
+    for calendar_name in [None, Some("Team")] {
+        let app = spawn_app().await;
+        let team = app
+            .providers
+            .add_calendar(Family::Microsoft, email, "Team", true, false);
+        let (expert, ada, connection, job) = connected(&app, Family::Microsoft, email).await;
+        let calendar = match calendar_name {
+            Some(name) => {
+                target(&app, &ada, &connection, name).await;
+                team.clone()
+            }
+            None => primary(&app, Family::Microsoft, email),
+        };
+        let calendars = app.services.calendars.as_ref().unwrap();
+        let id = crate::conversation::paid(&app, &expert, "bob", 10).await;
+        let later = crate::conversation::paid(&app, &expert, "bob", 15).await;
+        deliver_to_calendar(&app).await;
+        synced(calendars.run_sync(&job).await.unwrap());
+        let written = ours(&app, Family::Microsoft, email, &calendar);
+        assert_eq!(written.len(), 2, "{calendar_name:?}");
+        let event_of = |appointment: &str| {
+            written
+                .iter()
+                .find(|e| e["transactionId"] == appointment)
+                .unwrap()
+                .clone()
+        };
+
+        // The session is over, not yet completed; the daily read starts a new round.
+        app.clock.advance(monday_at(11, 30) - app.clock_now());
+        synced(calendars.run_sync(&job).await.unwrap());
+        // The expert adds a note to the past event.
+        let mut noted = event_of(&id);
+        noted["subject"] = json!("Consultation (notes added)");
+        app.providers
+            .put_event(Family::Microsoft, email, &calendar, noted);
+        synced(calendars.run_sync(&job).await.unwrap());
+        let seen = app.get(&format!("/v1/appointments/{id}"), Some(&ada)).await;
+        assert_eq!(
+            seen.ok(StatusCode::OK)["calendar_attention"],
+            Value::Null,
+            "{calendar_name:?}: the event is still there"
+        );
+
+        // The later session's event deleted for real: flagged.
+        let event_id = event_of(&later)["id"].as_str().unwrap().to_owned();
+        assert!(
+            app.providers
+                .delete_event(Family::Microsoft, email, &calendar, &event_id)
+        );
+        synced(calendars.run_sync(&job).await.unwrap());
+        let seen = app
+            .get(&format!("/v1/appointments/{later}"), Some(&ada))
+            .await;
+        assert_eq!(
+            seen.ok(StatusCode::OK)["calendar_attention"]["reason"],
+            "deleted_in_calendar",
+            "{calendar_name:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_reaches_the_logs() {
     let app = spawn_app().await;
@@ -1301,21 +1465,24 @@ async fn every_page_is_read_and_the_token_of_the_last_one_kept() {
                 .count(),
             7
         );
-        // The token came with the last page: the next read asks only for what changed.
-        app.providers.put_event(
-            family,
-            email,
-            &calendar,
-            external(family, monday_at(15, 0), json!({})),
-        );
+        // The token came with the last page: the next read asks only for what changed, and
+        // its second page repeats the token (a page asked for without it is refused).
+        for hour in [15, 16, 17] {
+            app.providers.put_event(
+                family,
+                email,
+                &calendar,
+                external(family, monday_at(hour, 0), json!({})),
+            );
+        }
         let before = reads();
         let report = synced(calendars.run_sync(&job).await.unwrap());
         assert_eq!(
             (report.fetched, report.stored),
-            (1, 1),
+            (3, 3),
             "{family:?} {report:?}"
         );
-        assert_eq!(reads() - before, 1);
+        assert_eq!(reads() - before, 2, "{family:?}: 3 changes, 2 a page");
     }
 }
 

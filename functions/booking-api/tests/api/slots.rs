@@ -3,7 +3,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Utc, Wee
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{RequestCounter, TestApp, profile_body, spawn_app, spawn_app_counting};
+use crate::helpers::{DynamoProbe, TestApp, profile_body, spawn_app, spawn_app_counting};
 
 /// A Monday at least a week ahead, so notice and horizon never get in the way.
 fn next_monday() -> NaiveDate {
@@ -203,7 +203,7 @@ async fn busy_time_and_live_holds_take_slots_and_expired_holds_do_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_search_is_one_dynamodb_request() {
-    let counter = RequestCounter::default();
+    let counter = DynamoProbe::default();
     let app = spawn_app_counting(counter.clone()).await;
     let monday = next_monday();
     let id = london_expert(&app, json!({})).await;
@@ -213,7 +213,7 @@ async fn a_slot_search_is_one_dynamodb_request() {
     assert_eq!(starts(body.ok(StatusCode::OK)).len(), 2);
     assert_eq!(
         counter.take(),
-        1,
+        ["Query"],
         "profile, settings and busy time come from one Query"
     );
 }
